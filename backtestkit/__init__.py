@@ -1,0 +1,14 @@
+"""backtestkit: fast, correct backtesting of trading strategies with a first-class optimiser.
+
+>>> from backtestkit import Backtest, Strategy
+>>> from backtestkit.datasets import load_daily
+>>> Backtest(load_daily(), Strategy).run()['# Trades']
+0
+"""
+
+from backtestkit._backtest import Backtest
+from backtestkit._orders import Order, Position, Trade
+from backtestkit._strategy import Strategy
+from backtestkit._version import __version__
+
+__all__ = ["Backtest", "Order", "Position", "Strategy", "Trade", "__version__"]

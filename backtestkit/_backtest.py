@@ -1,0 +1,204 @@
+"""Backtest: validates the set-up, runs the bar loop, and composes stats, optimisation and plotting."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from numbers import Number
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtestkit._broker import Broker
+from backtestkit._data import Data
+from backtestkit._errors import param_error, unknown_name_error
+from backtestkit._ohlcv import validate_ohlcv
+from backtestkit._stats import compute_stats
+from backtestkit._strategy import Strategy, bind_indicator_views
+from backtestkit._typing import Commission
+
+
+def strategy_parameters(strategy: type[Strategy]) -> list[str]:
+    """The parameters a Strategy subclass declares: its public, non-callable class attributes."""
+    base = set(dir(Strategy))
+    names = []
+    for name in dir(strategy):
+        if name.startswith("_") or name in base:
+            continue
+        value = getattr(strategy, name)
+        if not callable(value) and not isinstance(value, (property, staticmethod, classmethod)):
+            names.append(name)
+    return names
+
+
+def _number(owner: str, name: str, value: Any, expected: str, ok: Callable[[float], bool]) -> float:
+    if not isinstance(value, Number) or isinstance(value, bool):
+        raise param_error(owner, name, expected, value, exc=TypeError)
+    if not (np.isfinite(float(value)) and ok(float(value))):
+        raise param_error(owner, name, expected, value)
+    return float(value)
+
+
+def fee_function(commission: Commission) -> tuple[Callable[[float, float], float], float]:
+    """The fee of a fill as ``fee(size, price)``, and the fixed part charged once per fill."""
+    owner, expected = "Backtest", "a relative fee in (-0.1, 0.1), a (fixed, relative) tuple or a callable (size, price) -> fee"
+    if callable(commission):
+        return commission, 0.0
+    if isinstance(commission, tuple):
+        if len(commission) != 2:
+            raise param_error(owner, "commission", expected, commission)
+        fixed = _number(owner, "commission", commission[0], "a (fixed >= 0, relative) tuple", lambda x: x >= 0)
+        relative = _number(owner, "commission", commission[1], expected, lambda x: -0.1 < x < 0.1)
+        return (lambda size, price: fixed + abs(size) * price * relative), fixed
+    relative = _number(owner, "commission", commission, expected, lambda x: -0.1 < x < 0.1)
+    return (lambda size, price: abs(size) * price * relative), 0.0
+
+
+class Backtest:
+    """Backtest a Strategy on OHLC data.
+
+    Parameters mirror backtesting.py: ``cash`` to start with; ``spread`` (relative, paid on entry);
+    ``commission`` per fill (relative float, ``(fixed, relative)`` tuple or ``callable(size, price)``);
+    ``margin`` (0 < margin <= 1; 0.1 is 10x leverage); ``trade_on_close`` fills market orders at the
+    order bar's Close; ``hedging`` allows opposite trades at once; ``exclusive_orders`` makes every
+    new order close all trades and cancel other orders; ``finalize_trades`` closes trades left open
+    at the last Close so they count in the stats.
+
+    >>> from backtestkit.datasets import load_daily
+    >>> stats = Backtest(load_daily(), Strategy).run()
+    >>> stats['# Trades']
+    0
+    """
+
+    def __init__(self, data: pd.DataFrame, strategy: type[Strategy], *, cash: float = 10_000,
+                 spread: float = 0.0, commission: Commission = 0.0, margin: float = 1.0,
+                 trade_on_close: bool = False, hedging: bool = False, exclusive_orders: bool = False,
+                 finalize_trades: bool = False) -> None:
+        if not (isinstance(strategy, type) and issubclass(strategy, Strategy)):
+            raise param_error("Backtest", "strategy", "a Strategy subclass (the class, not an instance)",
+                              strategy, exc=TypeError)
+        self._cash = _number("Backtest", "cash", cash, "a number > 0", lambda x: x > 0)
+        self._spread = _number("Backtest", "spread", spread, "a number in [0, 0.1)", lambda x: 0 <= x < 0.1)
+        self._fee, self._fixed_fee = fee_function(commission)
+        self._margin = _number("Backtest", "margin", margin, "a number in (0, 1]", lambda x: 0 < x <= 1)
+        flags = {"trade_on_close": trade_on_close, "hedging": hedging,
+                 "exclusive_orders": exclusive_orders, "finalize_trades": finalize_trades}
+        for name, value in flags.items():
+            if not isinstance(value, (bool, np.bool_)):
+                raise param_error("Backtest", name, "True or False", value, exc=TypeError)
+        self._flags = {k: bool(v) for k, v in flags.items()}
+        self._data = validate_ohlcv(data, owner="Backtest", name="data", stacklevel=3)
+        self._strategy = strategy
+        self._results: pd.Series | None = None
+
+    def __repr__(self) -> str:
+        return f"<Backtest {self._strategy.__name__} on {len(self._data)} bars>"
+
+    def run(self, **params: Any) -> pd.Series:
+        """Run the strategy over the data; ``params`` override the strategy's class attributes.
+
+        Returns the stats as a pandas Series (see doc/stats.md), with ``_strategy``, ``_equity_curve``
+        and ``_trades`` at the end.
+        """
+        self._check_params(params)
+        broker, strategy, equity = self._simulate(params)
+        self._results = self._stats(broker, strategy, equity)
+        return self._results
+
+    def _check_params(self, params: dict[str, Any]) -> None:
+        known = strategy_parameters(self._strategy)
+        for name in params:
+            if name not in known:
+                raise unknown_name_error("parameter", name, known, self._strategy.__name__)
+
+    def _simulate(self, params: dict[str, Any]) -> tuple[Broker, Strategy, np.ndarray]:
+        data = Data(self._data)
+        broker = Broker(ohlc=self._data, cash=self._cash, spread=self._spread, fee=self._fee,
+                        fixed_fee=self._fixed_fee, margin=self._margin,
+                        trade_on_close=self._flags["trade_on_close"], hedging=self._flags["hedging"],
+                        exclusive_orders=self._flags["exclusive_orders"])
+        strategy = self._strategy(broker, data, params)
+        strategy.init()
+        undo = bind_indicator_views(strategy)
+        try:
+            ruined_at = self._loop(broker, data, strategy.next, _warmup_bars(strategy._indicators))
+        finally:
+            data._n = len(self._data)
+            undo()
+        if ruined_at is None and self._flags["finalize_trades"]:
+            broker.i = len(self._data) - 1
+            broker.close_all(broker.last_price)
+        elif ruined_at is None and broker.trades:
+            warnings.warn("Some trades remain open at the end of the backtest and are not in the stats. "
+                          "Use Backtest(..., finalize_trades=True) to close them at the last Close.",
+                          UserWarning, stacklevel=4)
+        return broker, strategy, broker.equity_curve(self._cash, end=ruined_at)
+
+    def _loop(self, broker: Broker, data: Data, next_: Callable[[], None], start: int) -> int | None:
+        """The bar loop; returns the bar at which the account ran out of money, if it did."""
+        orders, trades, close = broker.orders, broker.trades, broker._close
+        i = start
+        try:
+            for i in range(start, len(close)):
+                data._n = i + 1
+                broker.i = i
+                if orders:
+                    broker.process_orders()
+                if trades and broker.cash + sum(t._size * (close[i] - t._entry_price) for t in trades) <= 0:
+                    broker.close_all(close[i])
+                    broker.cash = 0.0
+                    return i
+                next_()
+        except Exception as exc:
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"(raised on bar {i}, {data._index_[i]})")
+            raise
+        return None
+
+    def _stats(self, broker: Broker, strategy: Strategy, equity: np.ndarray) -> pd.Series:
+        trades = trades_frame(broker.closed_trades, broker.index, strategy._indicators)
+        return compute_stats(trades, equity, self._data, strategy)
+
+
+def _warmup_bars(indicators: list[np.ndarray]) -> int:
+    """First bar on which every indicator has a value (bars before it are skipped), at least 1."""
+    first = 0
+    for values in indicators:
+        nan = np.isnan(np.asarray(values, dtype=float))
+        first = max(first, int(nan.argmin(axis=-1).max()) if nan.size else 0)
+    return 1 + first
+
+
+TRADE_COLUMNS = ["Size", "EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "SL", "TP", "PnL",
+                 "Commission", "ReturnPct", "EntryTime", "ExitTime", "Duration", "Tag"]
+
+
+def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray]) -> pd.DataFrame:
+    """The ``_trades`` frame: one row per closed trade, then each indicator at entry and exit."""
+    entry_bars = np.array([t._entry_bar for t in trades], dtype=int)
+    exit_bars = np.array([t._exit_bar for t in trades], dtype=int)
+    entry_times, exit_times = index[entry_bars], index[exit_bars]
+    columns: dict[str, Any] = {
+        "Size": [t._size for t in trades],
+        "EntryBar": entry_bars,
+        "ExitBar": exit_bars,
+        "EntryPrice": [t._entry_price for t in trades],
+        "ExitPrice": [t._exit_price for t in trades],
+        "SL": [t._sl_value for t in trades],
+        "TP": [t._tp_value for t in trades],
+        "PnL": [t.pl for t in trades],
+        "Commission": [t._fees for t in trades],
+        "ReturnPct": [t.pl_pct for t in trades],
+        "EntryTime": entry_times,
+        "ExitTime": exit_times,
+        "Duration": exit_times - entry_times,
+        "Tag": [t._tag for t in trades],
+    }
+    for array in indicators:
+        name, values = array.name, np.asarray(array)
+        rows = [(f"{name}", values)] if values.ndim == 1 else [(f"{name}_{j}", v) for j, v in enumerate(values)]
+        for label, row in rows:
+            columns[f"Entry_{label}"] = row[entry_bars]
+            columns[f"Exit_{label}"] = row[exit_bars]
+    return pd.DataFrame(columns)

@@ -1,0 +1,327 @@
+"""The broker: matches orders against each bar, fills them, charges fees and keeps the books.
+
+Fill rules (see doc/execution.md for the worked cases):
+
+- Market orders fill at the next bar's Open (the order bar's Close with ``trade_on_close``).
+- A stop triggers when the bar trades through it and fills at the stop, or at the Open if the bar
+  gaps past it. A limit fills at the limit or at a better Open. A stop-limit becomes a limit once
+  its stop triggers; it never fills at a price the bar did not trade.
+- Stop-loss and take-profit are contingent orders on the trade; within a bar the stop-loss is
+  checked first. Closing orders are queued before new ones.
+- Without ``hedging`` an order first closes opposite trades, oldest first.
+- The spread is paid on entry; commissions are charged once per fill.
+
+The broker works only on bars that have pending orders. The equity curve is not appended bar by
+bar: cash and position sizes change only at fills, so the curve is built in one vectorised pass at
+the end from the cash ledger and the trades' holding periods.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from math import copysign
+
+import numpy as np
+import pandas as pd
+
+from backtestkit._orders import Order, Trade
+
+FeeFunc = Callable[[float, float], float]
+
+
+class Broker:
+    """Order matching and bookkeeping for one backtest run."""
+
+    def __init__(
+        self,
+        *,
+        ohlc: pd.DataFrame,
+        cash: float,
+        spread: float,
+        fee: FeeFunc,
+        fixed_fee: float,
+        margin: float,
+        trade_on_close: bool,
+        hedging: bool,
+        exclusive_orders: bool,
+    ) -> None:
+        self.index = ohlc.index
+        self._open = ohlc["Open"].to_numpy(dtype=float)
+        self._high = ohlc["High"].to_numpy(dtype=float)
+        self._low = ohlc["Low"].to_numpy(dtype=float)
+        self._close = ohlc["Close"].to_numpy(dtype=float)
+        self.cash = float(cash)
+        self._spread = spread
+        self._fee = fee
+        self._fixed_fee = fixed_fee
+        self._leverage = 1 / margin
+        self._trade_on_close = trade_on_close
+        self._hedging = hedging
+        self._exclusive = exclusive_orders
+        self.orders: list[Order] = []
+        self.trades: list[Trade] = []
+        self.closed_trades: list[Trade] = []
+        self.i = 0
+        self._seq = 0
+        self._cash_ledger: list[tuple[int, float]] = []  # (bar, cash after that bar's fills)
+        self._holdings: list[tuple[int, int, int, float, float]] = []  # (seq, from, to, size, entry)
+
+    # --- what the strategy reads -------------------------------------------------------------
+    @property
+    def last_price(self) -> float:
+        return self._close[self.i]
+
+    @property
+    def equity(self) -> float:
+        price = self._close[self.i]
+        return self.cash + sum(t._size * (price - t._entry_price) for t in self.trades)
+
+    def margin_available(self) -> float:
+        price = self._close[self.i]
+        used = sum(abs(t._size) * price for t in self.trades) / self._leverage
+        return max(0.0, self.equity - used)
+
+    # --- what the strategy asks for ----------------------------------------------------------
+    def place(self, order: Order) -> Order:
+        """Queue a new order (exclusive mode first cancels other orders and closes all trades)."""
+        if self._exclusive:
+            for other in list(self.orders):
+                if not other.is_contingent:
+                    self.cancel_order(other)
+            for trade in self.trades:
+                trade.close()
+        self.orders.append(order)
+        return order
+
+    def queue_close(self, order: Order) -> None:
+        """Closing orders go ahead of new orders."""
+        self.orders.insert(0, order)
+
+    def cancel_order(self, order: Order) -> None:
+        if order._live:
+            order._live = False
+            self.orders.remove(order)
+        trade = order._parent
+        if trade is not None:
+            if order is trade._sl_order:
+                trade._sl_order = None
+            elif order is trade._tp_order:
+                trade._tp_order = None
+
+    def set_contingent(self, trade: Trade, kind: str, price: float | None) -> None:
+        """Replace a trade's stop-loss (``kind='sl'``) or take-profit order."""
+        slot = f"_{kind}_order"
+        old = getattr(trade, slot)
+        if old is not None:
+            self.cancel_order(old)
+        if price is not None and trade in self.trades:
+            price = float(price)
+            order = Order(self, -float(trade._size), tag=trade._tag, parent_trade=trade,
+                          **({"stop": price} if kind == "sl" else {"limit": price}))
+            setattr(trade, slot, order)
+            self.orders.insert(0, order)
+
+    # --- matching ----------------------------------------------------------------------------
+    def process_orders(self) -> None:
+        """Match every pending order against the current bar."""
+        while self._match_pass():
+            pass
+
+    def _match_pass(self) -> bool:
+        """One pass over the queue; True when new stop-loss/take-profit orders must be matched too."""
+        i = self.i
+        bar_open, high, low = self._open[i], self._high[i], self._low[i]
+        reprocess = False
+        for order in list(self.orders):
+            if not order._live:
+                continue
+            is_market = order._limit is None and order._stop is None
+            fill = self._fill_price(order, bar_open, high, low)
+            if fill is None:
+                continue
+            price, bar = fill
+            if order._parent is not None:
+                self._fill_closing(order, price, bar)
+            else:
+                reprocess |= self._fill_new(order, price, bar, is_market=is_market, low=low, high=high)
+        return reprocess
+
+    def _fill_price(self, order: Order, bar_open: float, high: float, low: float) -> tuple[float, int] | None:
+        """The price and bar an order fills at on this bar, or None if it does not fill."""
+        is_long = order._size > 0
+        stop, limit = order._stop, order._limit
+        if stop is not None:
+            if not (high >= stop if is_long else low <= stop):
+                return None
+            trigger = max(bar_open, stop) if is_long else min(bar_open, stop)
+            if limit is None:
+                return trigger, self.i
+            order._stop = None  # triggered: from now on a plain limit order
+            if trigger <= limit if is_long else trigger >= limit:
+                return trigger, self.i
+            gapped = bar_open > stop if is_long else bar_open < stop
+            if gapped and (low <= limit if is_long else high >= limit):
+                return limit, self.i
+            return None  # the limit may have traded before the stop did: wait for a later bar
+        if limit is not None:
+            if not (low <= limit if is_long else high >= limit):
+                return None
+            return (min(bar_open, limit) if is_long else max(bar_open, limit)), self.i
+        if self._trade_on_close:
+            return self._close[self.i - 1], self.i - 1
+        return bar_open, self.i
+
+    def _fill_closing(self, order: Order, price: float, bar: int) -> None:
+        trade = order._parent
+        if trade in self.trades:
+            size = copysign(min(abs(trade._size), abs(order._size)), order._size)
+            if abs(size) >= abs(trade._size):
+                self._close_trade(trade, price, bar)
+            else:
+                self._reduce_trade(trade, price, size, bar)
+        if order._live:
+            order._live = False
+            self.orders.remove(order)
+
+    def _fill_new(self, order: Order, price: float, bar: int, *, is_market: bool, low: float,
+                  high: float) -> bool:
+        """Fill a new order: close opposite trades (FIFO), then open a trade with what remains."""
+        self.cancel_order(order)
+        adjusted = price * (1 + copysign(self._spread, order._size))
+        size = order._size
+        unit_cost = self._unit_cost(size, adjusted, price)
+        if -1 < size < 1:
+            size = self._units_for_share(size, unit_cost)
+            if not size:
+                self._warn_margin("relative-sized order")
+                return False
+        need = int(size)
+        if not self._hedging:
+            for trade in list(self.trades):
+                if (trade._size > 0) == (need > 0):
+                    continue
+                if abs(need) >= abs(trade._size):
+                    self._close_trade(trade, price, bar)
+                    need += trade._size
+                else:
+                    self._reduce_trade(trade, price, need, bar)
+                    need = 0
+                if not need:
+                    break
+        if need and abs(need) * unit_cost + self._fixed_fee > self.margin_available() * self._leverage:
+            self._warn_margin("order")
+            return False
+        if not need:
+            return False
+        trade = self._open_trade(adjusted, need, order, bar)
+        sl, tp = order._sl, order._tp
+        if sl is None and tp is None:
+            return False
+        if is_market:
+            return True
+        if any(x is not None and low <= x <= high for x in (sl, tp)):
+            warnings.warn(
+                f"({self.index[self.i]}) A stop-loss or take-profit would fill in the same bar as its "
+                f"stop/limit entry ({trade!r}). The order of prices within a bar is unknown, so it is "
+                "matched from the next bar on.",
+                UserWarning, stacklevel=2)
+        return False
+
+    def _unit_cost(self, size: float, adjusted: float, price: float) -> float:
+        """Cash one unit takes: the spread-adjusted price plus its share of the variable fee.
+
+        The fee is estimated at the order's own size and the quoted price; the fixed part of a
+        ``(fixed, relative)`` commission is left out, as it is paid once per fill, not per unit.
+        """
+        return adjusted + (self._fee(size, price) - self._fixed_fee) / abs(size)
+
+    def _units_for_share(self, share: float, unit_cost: float) -> int:
+        """Whole units a share of the available margin pays for, fees included."""
+        budget = self.margin_available() * self._leverage * abs(share) - self._fixed_fee
+        return int(copysign(max(0.0, budget) // unit_cost, share))
+
+    def _warn_margin(self, what: str) -> None:
+        warnings.warn(
+            f"({self.index[self.i]}) The broker cancelled the {what}: not enough margin "
+            f"(equity={self.equity:.2f}, margin_available={self.margin_available():.2f}).",
+            UserWarning, stacklevel=2)
+
+    # --- trades ------------------------------------------------------------------------------
+    def _open_trade(self, price: float, size: int, order: Order, bar: int) -> Trade:
+        fee = self._fee(size, price)
+        self._seq += 1
+        trade = Trade(self, size, price, bar, order._tag, fee, self._seq, self.i)
+        self.cash -= fee
+        self._book_cash()
+        self.trades.append(trade)
+        if order._tp is not None:
+            trade.tp = order._tp
+        if order._sl is not None:
+            trade.sl = order._sl
+        return trade
+
+    def _close_trade(self, trade: Trade, price: float, bar: int) -> None:
+        trade._sl_value, trade._tp_value = trade.sl, trade.tp
+        for order in (trade._sl_order, trade._tp_order):
+            if order is not None:
+                self.cancel_order(order)
+        self.trades.remove(trade)
+        self._book_holding(trade)
+        exit_fee = self._fee(trade._size, price)
+        trade._fees = trade._entry_fee + exit_fee
+        trade._entry_fee = 0.0
+        trade._exit_price, trade._exit_bar = price, bar
+        self.closed_trades.append(trade)
+        self.cash += trade._size * (price - trade._entry_price) - exit_fee
+        self._book_cash()
+
+    def _reduce_trade(self, trade: Trade, price: float, size: float, bar: int) -> None:
+        """Close ``size`` (opposite sign to the trade) of a trade as a separate closed record."""
+        self._book_holding(trade)
+        share = trade._entry_fee * abs(size) / abs(trade._size)
+        trade._entry_fee -= share
+        part = Trade(self, -size, trade._entry_price, trade._entry_bar, trade._tag, share, trade._seq,
+                     self.i)
+        trade._size += size
+        self.trades.append(part)  # closed at once: it is never seen in the open trades
+        self._close_trade(part, price, bar)
+
+    def close_all(self, price: float) -> None:
+        """Close every open trade at ``price`` on the current bar (end of data, out of money)."""
+        for trade in list(self.trades):
+            self._close_trade(trade, price, self.i)
+
+    def _book_holding(self, trade: Trade) -> None:
+        """Record that the trade held its current size from ``trade._since`` to the current bar."""
+        self._holdings.append((trade._seq, trade._since, self.i, trade._size, trade._entry_price))
+        trade._since = self.i
+
+    def _book_cash(self) -> None:
+        self._cash_ledger.append((self.i, self.cash))
+
+    # --- the equity curve --------------------------------------------------------------------
+    def equity_curve(self, start_cash: float, end: int | None = None) -> np.ndarray:
+        """Equity at each bar's Close: cash plus open trades marked to market.
+
+        Bars from ``end`` on (the bar the account ran out of money) are zero.
+        """
+        n = len(self._close)
+        stop = n if end is None else end
+        if self._cash_ledger:
+            bars = np.array([b for b, _ in self._cash_ledger])
+            values = np.array([c for _, c in self._cash_ledger])
+            last = np.searchsorted(bars, np.arange(n), side="right") - 1
+            cash = np.where(last >= 0, values[np.maximum(last, 0)], start_cash)
+        else:
+            cash = np.full(n, start_cash, dtype=float)
+        holdings = self._holdings + [(t._seq, t._since, stop, t._size, t._entry_price) for t in self.trades]
+        pl = np.zeros(n)
+        close = self._close
+        for _, first, last_, size, entry in sorted(holdings, key=lambda h: (h[0], h[1])):
+            pl[first:last_] += size * (close[first:last_] - entry)
+        equity = cash + pl
+        if end is not None:
+            equity[end:] = 0.0
+        return equity
+

@@ -1,0 +1,153 @@
+"""What a strategy sees of the price data and of its indicators, bar by bar.
+
+Arrays handed to a strategy are numpy views truncated to the current bar. They are made when
+accessed, never eagerly for every column and indicator on every bar, so a bar costs what the
+strategy touches. Views carry no state of their own: their metadata lives on the full array they
+view (numpy points every slice's ``base`` at the array that owns the metadata).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+OHLCV = ("Open", "High", "Low", "Close", "Volume")
+
+
+class _Array(np.ndarray):
+    """A numpy array that knows its name and index, and whose truth and float value is its last value."""
+
+    def _meta(self) -> dict[str, Any]:
+        meta = self.__dict__.get("_meta_")
+        if meta is None:
+            meta = getattr(self.base, "__dict__", {}).get("_meta_", {})
+        return meta
+
+    @property
+    def name(self) -> Any:
+        return self._meta().get("name")
+
+    @property
+    def _opts(self) -> dict[str, Any]:
+        return self._meta().get("opts", {})
+
+    def __bool__(self) -> bool:
+        try:
+            return bool(self[-1]) if self.ndim == 1 else bool(self[..., -1].all())
+        except IndexError:
+            return super().__bool__()
+
+    def __float__(self) -> float:
+        try:
+            return float(self[-1]) if self.ndim == 1 else super().__float__()
+        except IndexError:
+            return super().__float__()
+
+    def _index(self) -> pd.Index:
+        index = self._meta().get("index")
+        length = self.shape[-1] if self.ndim else 0
+        return index[:length] if index is not None else pd.RangeIndex(length)
+
+    @property
+    def s(self) -> pd.Series:
+        """The values as a pandas Series indexed by the data's timestamps (1-D arrays only)."""
+        values = np.asarray(self)
+        if values.ndim != 1:
+            raise ValueError(f"{self.name!r} has {values.shape[0]} rows; use .df for a DataFrame.")
+        return pd.Series(values, index=self._index(), name=self.name)
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """The values as a pandas DataFrame indexed by the data's timestamps (one column a row)."""
+        values = np.atleast_2d(np.asarray(self))
+        names = self.name
+        if not isinstance(names, (list, tuple)) or len(names) != len(values):
+            names = [f"{names}_{j}" if len(values) > 1 else names for j in range(len(values))]
+        return pd.DataFrame(dict(zip(names, values)), index=self._index())
+
+
+def make_array(values: np.ndarray, *, name: Any, index: pd.Index, opts: dict | None = None) -> _Array:
+    """Wrap a full-length array with its metadata."""
+    array = np.asarray(values).view(_Array)
+    array._meta_ = {"name": name, "index": index, "opts": opts or {}}
+    return array
+
+
+def _pip(close: np.ndarray) -> float:
+    """The smallest price step: 10 ** -(median number of decimals in Close)."""
+    sample = close[:: max(1, len(close) // 1000)]
+    decimals = [len(f"{x:.10g}".partition(".")[2]) for x in sample if np.isfinite(x)]
+    return float(10.0 ** -np.median(decimals)) if decimals else 1.0
+
+
+class Data:
+    """The price data as a strategy sees it: columns as arrays up to the current bar.
+
+    ``data.Close`` (and any other column) is a numpy array whose last element is the current bar;
+    ``len(data)`` is the number of bars seen so far; ``data.index`` and ``data.df`` are the pandas
+    index and frame up to now.
+    """
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self._df = df
+        self._index_ = df.index
+        self._arrays = {
+            col: make_array(df[col].to_numpy(), name=col, index=df.index) for col in df.columns
+        }
+        self._open, self._high, self._low, self._close, self._volume = (self._arrays[c] for c in OHLCV)
+        self._n = len(df)
+        self._pip_value: float | None = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        return f"<Data bars={self._n} columns={list(self._arrays)}>"
+
+    @property
+    def Open(self) -> _Array:  # noqa: N802 - traders' column names
+        return self._open[: self._n]
+
+    @property
+    def High(self) -> _Array:  # noqa: N802
+        return self._high[: self._n]
+
+    @property
+    def Low(self) -> _Array:  # noqa: N802
+        return self._low[: self._n]
+
+    @property
+    def Close(self) -> _Array:  # noqa: N802
+        return self._close[: self._n]
+
+    @property
+    def Volume(self) -> _Array:  # noqa: N802
+        return self._volume[: self._n]
+
+    def __getattr__(self, name: str) -> _Array:
+        arrays = self.__dict__.get("_arrays", {})
+        if name in arrays:
+            return arrays[name][: self._n]
+        raise AttributeError(f"Column {name!r} not in data. Columns: {', '.join(map(repr, arrays))}.")
+
+    def __getitem__(self, name: str) -> _Array:
+        try:
+            return self._arrays[name][: self._n]
+        except KeyError:
+            raise KeyError(f"Column {name!r} not in data. Columns: {', '.join(map(repr, self._arrays))}.")
+
+    @property
+    def index(self) -> pd.Index:
+        return self._index_[: self._n]
+
+    @property
+    def df(self) -> pd.DataFrame:
+        return self._df.iloc[: self._n] if self._n < len(self._df) else self._df
+
+    @property
+    def pip(self) -> float:
+        if self._pip_value is None:
+            self._pip_value = _pip(self._close)
+        return self._pip_value

@@ -1,0 +1,268 @@
+"""Order, Trade and Position: the objects a strategy places, holds and inspects.
+
+They are thin handles on the broker's state; the broker (``_broker.py``) does the matching.
+"""
+
+from __future__ import annotations
+
+from math import copysign
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from backtestkit._errors import param_error
+
+if TYPE_CHECKING:  # pragma: no cover
+    from backtestkit._broker import Broker
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else repr(value)
+
+
+class Order:
+    """An order to buy (size > 0) or sell (size < 0), placed by ``Strategy.buy()``/``sell()``.
+
+    A fractional size in (0, 1) is a share of the available margin; a whole number is units.
+    ``limit`` and ``stop`` make it a limit, stop or stop-limit order; ``sl``/``tp`` become the
+    stop-loss and take-profit of the trade it opens. Orders with a ``parent_trade`` close that trade.
+    """
+
+    __slots__ = ("_broker", "_size", "_limit", "_stop", "_sl", "_tp", "_tag", "_parent", "_live")
+
+    def __init__(
+        self,
+        broker: Broker,
+        size: float,
+        limit: float | None = None,
+        stop: float | None = None,
+        sl: float | None = None,
+        tp: float | None = None,
+        tag: object = None,
+        parent_trade: Trade | None = None,
+    ) -> None:
+        self._broker = broker
+        self._size = size
+        self._limit = limit
+        self._stop = stop
+        self._sl = sl
+        self._tp = tp
+        self._tag = tag
+        self._parent = parent_trade
+        self._live = True
+
+    def __repr__(self) -> str:
+        fields = [("size", self._size), ("limit", self._limit), ("stop", self._stop), ("sl", self._sl),
+                  ("tp", self._tp), ("contingent", self.is_contingent), ("tag", self._tag)]
+        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in fields if v is not None and v is not False)
+        return f"<Order {shown}>"
+
+    def cancel(self) -> None:
+        """Cancel the order (a cancelled stop-loss or take-profit is removed from its trade)."""
+        self._broker.cancel_order(self)
+
+    @property
+    def size(self) -> float:
+        """Units (whole number) or share of available margin (0 < |size| < 1); negative for sells."""
+        return self._size
+
+    @property
+    def limit(self) -> float | None:
+        return self._limit
+
+    @property
+    def stop(self) -> float | None:
+        """The stop price; None once the stop has triggered (the order is then a market or limit order)."""
+        return self._stop
+
+    @property
+    def sl(self) -> float | None:
+        return self._sl
+
+    @property
+    def tp(self) -> float | None:
+        return self._tp
+
+    @property
+    def tag(self) -> object:
+        return self._tag
+
+    @property
+    def parent_trade(self) -> Trade | None:
+        return self._parent
+
+    @property
+    def is_long(self) -> bool:
+        return self._size > 0
+
+    @property
+    def is_short(self) -> bool:
+        return self._size < 0
+
+    @property
+    def is_contingent(self) -> bool:
+        """True for the stop-loss and take-profit orders that guard an open trade."""
+        parent = self._parent
+        return parent is not None and (self is parent._sl_order or self is parent._tp_order)
+
+
+class Trade:
+    """A position opened by a filled order: open until closed, then a record in ``closed_trades``."""
+
+    __slots__ = ("_broker", "_size", "_entry_price", "_exit_price", "_entry_bar", "_exit_bar",
+                 "_sl_order", "_tp_order", "_tag", "_entry_fee", "_fees", "_seq", "_since",
+                 "_sl_value", "_tp_value")
+
+    def __init__(self, broker: Broker, size: int | float, entry_price: float, entry_bar: int,
+                 tag: object, entry_fee: float, seq: int, since: int) -> None:
+        self._broker = broker
+        self._size = size
+        self._entry_price = entry_price
+        self._exit_price: float | None = None
+        self._entry_bar = entry_bar
+        self._exit_bar: int | None = None
+        self._sl_order: Order | None = None
+        self._tp_order: Order | None = None
+        self._tag = tag
+        self._entry_fee = entry_fee  # entry commission not yet attributed to a closed part
+        self._fees = 0.0  # commissions of a closed trade: its entry share plus its exit
+        self._seq = seq  # opening order, for summing P/L in the order trades were opened
+        self._since = since  # bar from which the current size counts in the equity curve
+        self._sl_value: float | None = None
+        self._tp_value: float | None = None
+
+    def __repr__(self) -> str:
+        exit_ = f" exit={self._exit_price:.6g}@{self._exit_bar}" if self._exit_bar is not None else ""
+        tag = f" tag={self._tag!r}" if self._tag is not None else ""
+        return f"<Trade size={self._size} entry={self._entry_price:.6g}@{self._entry_bar}{exit_}{tag}>"
+
+    def close(self, portion: float = 1.0) -> None:
+        """Place a market order closing ``portion`` (0 < portion <= 1) of the trade."""
+        if not 0 < portion <= 1:
+            raise param_error("Trade.close", "portion", "a number in (0, 1]", portion)
+        size = copysign(max(1, round(abs(self._size) * portion)), -self._size)
+        self._broker.queue_close(Order(self._broker, size, parent_trade=self, tag=self._tag))
+
+    @property
+    def size(self) -> int | float:
+        """Units held: positive for a long trade, negative for a short one."""
+        return self._size
+
+    @property
+    def entry_price(self) -> float:
+        return self._entry_price
+
+    @property
+    def exit_price(self) -> float | None:
+        return self._exit_price
+
+    @property
+    def entry_bar(self) -> int:
+        return self._entry_bar
+
+    @property
+    def exit_bar(self) -> int | None:
+        return self._exit_bar
+
+    @property
+    def entry_time(self) -> Any:
+        return self._broker.index[self._entry_bar]
+
+    @property
+    def exit_time(self) -> Any:
+        return None if self._exit_bar is None else self._broker.index[self._exit_bar]
+
+    @property
+    def tag(self) -> object:
+        return self._tag
+
+    @property
+    def is_long(self) -> bool:
+        return self._size > 0
+
+    @property
+    def is_short(self) -> bool:
+        return self._size < 0
+
+    def _price(self) -> float:
+        return self._broker.last_price if self._exit_price is None else self._exit_price
+
+    @property
+    def pl(self) -> float:
+        """Profit (positive) or loss in cash; commissions count once the trade is closed."""
+        return self._size * (self._price() - self._entry_price) - self._fees
+
+    @property
+    def pl_pct(self) -> float:
+        """Profit or loss as a fraction of the entry value; commissions count once closed."""
+        gross = copysign(1, self._size) * (self._price() / self._entry_price - 1)
+        return gross - self._fees / (abs(self._size) * self._entry_price)
+
+    @property
+    def value(self) -> float:
+        """Value of the trade in cash: units times the current (or exit) price."""
+        return abs(self._size) * self._price()
+
+    @property
+    def sl(self) -> float | None:
+        order = self._sl_order
+        return order._stop if order is not None else self._sl_value
+
+    @sl.setter
+    def sl(self, price: float | None) -> None:
+        self._broker.set_contingent(self, "sl", price)
+
+    @property
+    def tp(self) -> float | None:
+        order = self._tp_order
+        return order._limit if order is not None else self._tp_value
+
+    @tp.setter
+    def tp(self, price: float | None) -> None:
+        self._broker.set_contingent(self, "tp", price)
+
+
+class Position:
+    """The net of all open trades. ``bool(position)`` is True while any units are held."""
+
+    __slots__ = ("_broker",)
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+
+    def __repr__(self) -> str:
+        return f"<Position size={self.size} ({len(self._broker.trades)} trades)>"
+
+    def __bool__(self) -> bool:
+        return self.size != 0
+
+    @property
+    def size(self) -> int | float:
+        return sum(trade._size for trade in self._broker.trades)
+
+    @property
+    def pl(self) -> float:
+        return sum(trade.pl for trade in self._broker.trades)
+
+    @property
+    def pl_pct(self) -> float:
+        """Profit or loss of the open trades in percent, weighted by their sizes."""
+        trades = self._broker.trades
+        if not trades:
+            return 0.0
+        weights = np.abs([trade._size for trade in trades], dtype=float)
+        pl_pcts = np.array([trade.pl_pct for trade in trades])
+        return float((pl_pcts * (weights / weights.sum())).sum() * 100)
+
+    @property
+    def is_long(self) -> bool:
+        return self.size > 0
+
+    @property
+    def is_short(self) -> bool:
+        return self.size < 0
+
+    def close(self, portion: float = 1.0) -> None:
+        """Close ``portion`` of every open trade."""
+        for trade in self._broker.trades:
+            trade.close(portion)

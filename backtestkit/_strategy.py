@@ -1,0 +1,251 @@
+"""The Strategy base class users subclass: parameters, indicators, and orders."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from itertools import chain
+from numbers import Number
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtestkit._data import OHLCV, Data, _Array, make_array
+from backtestkit._errors import param_error
+from backtestkit._orders import Order, Position, Trade
+
+FULL_EQUITY = float(1 - sys.float_info.epsilon)  # default order size: all available margin
+
+
+def as_label(value: Any) -> str:
+    """How an indicator argument shows in the indicator's name: ``SMA(C,10)``."""
+    if isinstance(value, (Number, str)):
+        return str(value)
+    if isinstance(value, pd.DataFrame):
+        return "df"
+    if callable(value):
+        name = getattr(value, "__name__", type(value).__name__).replace("<lambda>", "λ")
+    else:
+        name = str(getattr(value, "name", "") or "")
+        if name in OHLCV:
+            return name[:1]
+    return name if len(name) <= 10 else f"{name[:9]}…"
+
+
+def _indicator_values(value: Any) -> np.ndarray:
+    if isinstance(value, pd.DataFrame):
+        return value.to_numpy().T
+    if isinstance(value, pd.Series):
+        return value.to_numpy()
+    if isinstance(value, tuple):
+        return np.array([np.asarray(v) for v in value])
+    return np.asarray(value)
+
+
+class Strategy:
+    """Base class of trading strategies: subclass it, declare parameters, implement init() and next().
+
+    Parameters are class attributes; ``Backtest.run(**params)`` overrides them per run. ``init()``
+    computes indicators with ``self.I(...)``; ``next()`` runs on every bar and places orders with
+    ``self.buy()``/``self.sell()``. Inside ``next()``, ``self.data`` columns and indicators end at
+    the current bar (``[-1]`` is now).
+
+    >>> from backtestkit.lib import crossover
+    >>> class SmaCross(Strategy):
+    ...     n1, n2 = 10, 20
+    ...     def init(self):
+    ...         close = self.data.Close
+    ...         self.fast = self.I(lambda x, n: pd.Series(x).rolling(n).mean(), close, self.n1)
+    ...         self.slow = self.I(lambda x, n: pd.Series(x).rolling(n).mean(), close, self.n2)
+    ...     def next(self):
+    ...         if crossover(self.fast, self.slow):
+    ...             self.position.close()
+    ...             self.buy()
+    """
+
+    def __init__(self, broker: Any, data: Data, params: dict[str, Any]) -> None:
+        self._broker = broker
+        self._data = data
+        self._params = dict(params)
+        self._indicators: list[_Array] = []
+        self._position = Position(broker)
+        for name, value in params.items():
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        return "<Strategy " + str(self) + ">"
+
+    def __str__(self) -> str:
+        if not self._params:
+            return type(self).__name__
+        params = ",".join(f"{k}={as_label(v)}" for k, v in self._params.items())
+        return f"{type(self).__name__}({params})"
+
+    def init(self) -> None:
+        """Compute indicators (``self.I(...)``) and other set-up; runs once before the first bar."""
+
+    def next(self) -> None:
+        """Decide what to do on the current bar; runs once per bar after the indicators warm up."""
+
+    def I(  # noqa: E741, N802 - backtesting.py's name
+        self,
+        func: Callable[..., Any],
+        *args: Any,
+        name: str | list[str] | None = None,
+        plot: bool = True,
+        overlay: bool | None = None,
+        color: str | list[str] | None = None,
+        scatter: bool = False,
+        **kwargs: Any,
+    ) -> np.ndarray:
+        """Declare an indicator: ``func(*args, **kwargs)`` over the whole data, seen bar by bar in next().
+
+        Returns an array as long as the data (or a 2-D array, one row per line, for a tuple or
+        DataFrame result) that inside ``next()`` ends at the current bar. ``name`` labels it in
+        stats and plots; ``plot``, ``overlay``, ``color`` and ``scatter`` say how it is drawn.
+        """
+        if not callable(func):
+            raise param_error("Strategy.I", "func", "a callable", func, exc=TypeError)
+        label = self._indicator_name(func, args, kwargs, name)
+        values = _indicator_values(func(*args, **kwargs))
+        length = len(self._data)
+        if values.ndim not in (1, 2) or values.shape[-1] != length:
+            raise ValueError(
+                f"Indicator {label!r} must return a 1-D array (or a tuple of them / a DataFrame) as long as "
+                f"the data ({length} bars). Got shape {values.shape} instead.")
+        if isinstance(label, list) and (values.ndim != 2 or len(label) != len(values)):
+            raise param_error("Strategy.I", "name", f"one name per indicator line ({len(values) if values.ndim == 2 else 1})",
+                              label)
+        opts = {"plot": plot, "overlay": overlay, "color": color, "scatter": scatter}
+        array = make_array(values, name=label, index=self._data._index_, opts=opts)
+        self._indicators.append(array)
+        return array
+
+    @staticmethod
+    def _indicator_name(func: Callable, args: tuple, kwargs: dict, name: Any) -> Any:
+        if name is None:
+            params = ",".join(filter(None, map(as_label, chain(args, kwargs.values()))))
+            func_name = as_label(func)
+            return f"{func_name}({params})" if params else func_name
+        if isinstance(name, str):
+            return name
+        names = list(name)
+        if not all(isinstance(n, str) for n in names):
+            raise param_error("Strategy.I", "name", "a string or a list of strings", name, exc=TypeError)
+        return names
+
+    # --- orders ------------------------------------------------------------------------------
+    def buy(self, *, size: float = FULL_EQUITY, limit: float | None = None, stop: float | None = None,
+            sl: float | None = None, tp: float | None = None, tag: object = None) -> Order:
+        """Place a long order; fills next bar (see doc/execution.md). Returns the Order.
+
+        ``size`` in (0, 1) is a share of available margin, a whole number is units. ``limit`` and
+        ``stop`` make it a limit/stop(-limit) order; ``sl``/``tp`` guard the trade it opens.
+        """
+        return self._order("buy", size, limit, stop, sl, tp, tag)
+
+    def sell(self, *, size: float = FULL_EQUITY, limit: float | None = None, stop: float | None = None,
+             sl: float | None = None, tp: float | None = None, tag: object = None) -> Order:
+        """Place a short order (or, without hedging, reduce a long position). Returns the Order."""
+        return self._order("sell", size, limit, stop, sl, tp, tag)
+
+    def _order(self, side: str, size: float, limit: float | None, stop: float | None,
+               sl: float | None, tp: float | None, tag: object) -> Order:
+        owner = f"Strategy.{side}"
+        if not isinstance(size, Number) or isinstance(size, bool) or not (
+                0 < size < 1 or (size >= 1 and float(size).is_integer())):
+            raise param_error(owner, "size", "a share of available margin in (0, 1) or a whole number "
+                              "of units >= 1", size)
+        for name, value in (("limit", limit), ("stop", stop), ("sl", sl), ("tp", tp)):
+            if value is not None and (not isinstance(value, Number) or not np.isfinite(value) or value <= 0):
+                raise param_error(owner, name, "a finite price > 0 or None", value)
+        sign = 1 if side == "buy" else -1
+        broker = self._broker
+        price = limit or stop or broker.last_price * (1 + sign * broker._spread)
+        _check_brackets(owner, sign, price, sl, tp)
+        order = Order(broker, sign * float(size), _as_float(limit), _as_float(stop), _as_float(sl),
+                      _as_float(tp), tag)
+        return broker.place(order)
+
+    # --- state -------------------------------------------------------------------------------
+    @property
+    def data(self) -> Data:
+        """The price data up to the current bar: ``data.Close[-1]`` is the latest close."""
+        return self._data
+
+    @property
+    def equity(self) -> float:
+        """Current account equity: cash plus open trades marked at the current Close."""
+        return self._broker.equity
+
+    @property
+    def position(self) -> Position:
+        return self._position
+
+    @property
+    def orders(self) -> tuple[Order, ...]:
+        """Pending orders, including the stop-loss/take-profit orders of open trades."""
+        return tuple(self._broker.orders)
+
+    @property
+    def trades(self) -> tuple[Trade, ...]:
+        return tuple(self._broker.trades)
+
+    @property
+    def closed_trades(self) -> tuple[Trade, ...]:
+        return tuple(self._broker.closed_trades)
+
+
+def _as_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _check_brackets(owner: str, sign: int, price: float, sl: float | None, tp: float | None) -> None:
+    """Stop-loss and take-profit must lie on the losing and winning side of the entry price."""
+    low, high = (sl, tp) if sign > 0 else (tp, sl)
+    if (low is not None and low >= price) or (high is not None and high <= price):
+        rule = "SL < entry price < TP" if sign > 0 else "TP < entry price < SL"
+        raise ValueError(
+            f"{owner}: {'long' if sign > 0 else 'short'} orders need {rule}. "
+            f"Got sl={sl}, entry price={price:.6g}, tp={tp} instead.")
+
+
+def bind_indicator_views(strategy: Strategy) -> Callable[[], None]:
+    """Make the strategy's indicator attributes end at the current bar; returns an undo function.
+
+    Properties on a per-instance subclass slice the full array on access, so bars cost nothing for
+    indicators the strategy does not read. The undo function puts the plain class and the full
+    arrays back (results stay picklable and ``_strategy`` shows the user's class).
+    """
+    ids = {id(a) for a in strategy._indicators}
+    attrs = {k: v for k, v in vars(strategy).items() if id(v) in ids}
+    if not attrs:
+        return lambda: None
+    cls = type(strategy)
+    data = strategy._data
+
+    def view(full: np.ndarray) -> property:
+        if full.ndim == 1:
+            getter = lambda self: full[: data._n]  # noqa: E731
+        else:
+            getter = lambda self: full[:, : data._n]  # noqa: E731
+
+        def setter(self: Strategy, value: Any, _full: np.ndarray = full) -> None:
+            name = next(k for k, v in attrs.items() if v is _full)
+            delattr(type(self), name)
+            self.__dict__[name] = value
+        return property(getter, setter)
+
+    bound = type(cls.__name__, (cls,), {k: view(v) for k, v in attrs.items()})
+    bound.__qualname__ = cls.__qualname__
+    bound.__module__ = cls.__module__
+    for name in attrs:
+        del strategy.__dict__[name]
+    strategy.__class__ = bound
+
+    def undo() -> None:
+        strategy.__class__ = cls
+        for name, full in attrs.items():
+            strategy.__dict__.setdefault(name, full)
+    return undo
