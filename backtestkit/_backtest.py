@@ -119,7 +119,7 @@ class Backtest:
                         trade_on_close=self._flags["trade_on_close"], hedging=self._flags["hedging"],
                         exclusive_orders=self._flags["exclusive_orders"])
         strategy = self._strategy(broker, data, params)
-        strategy.init()
+        strategy._run_init()
         undo = bind_indicator_views(strategy)
         try:
             ruined_at = self._loop(broker, data, strategy.next, _warmup_bars(strategy._indicators))
@@ -145,7 +145,7 @@ class Backtest:
                 broker.i = i
                 if orders:
                     broker.process_orders()
-                if trades and broker.cash + sum(t._size * (close[i] - t._entry_price) for t in trades) <= 0:
+                if trades and broker.is_ruined():
                     broker.close_all(close[i])
                     broker.cash = 0.0
                     return i

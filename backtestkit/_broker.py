@@ -64,6 +64,8 @@ class Broker:
         self.closed_trades: list[Trade] = []
         self.i = 0
         self._seq = 0
+        self.net_size = 0.0  # sum of open trades' sizes, and of size * entry price: refreshed at fills
+        self.cost_basis = 0.0
         self._cash_ledger: list[tuple[int, float]] = []  # (bar, cash after that bar's fills)
         self._holdings: list[tuple[int, int, int, float, float]] = []  # (seq, from, to, size, entry)
 
@@ -127,6 +129,18 @@ class Broker:
         """Match every pending order against the current bar."""
         while self._match_pass():
             pass
+        self._refresh_exposure()
+
+    def _refresh_exposure(self) -> None:
+        self.net_size = float(sum(t._size for t in self.trades))
+        self.cost_basis = float(sum(t._size * t._entry_price for t in self.trades))
+
+    def is_ruined(self) -> bool:
+        """Whether equity at the current Close is zero or less (checked exactly near zero)."""
+        estimate = self.cash + self.net_size * self._close[self.i] - self.cost_basis
+        if estimate > 1e-9 * (abs(self.cash) + abs(self.cost_basis)) + 1e-9:
+            return False
+        return self.equity <= 0
 
     def _match_pass(self) -> bool:
         """One pass over the queue; True when new stop-loss/take-profit orders must be matched too."""
@@ -291,6 +305,7 @@ class Broker:
         """Close every open trade at ``price`` on the current bar (end of data, out of money)."""
         for trade in list(self.trades):
             self._close_trade(trade, price, self.i)
+        self._refresh_exposure()
 
     def _book_holding(self, trade: Trade) -> None:
         """Record that the trade held its current size from ``trade._since`` to the current bar."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from itertools import chain
 from numbers import Number
 from typing import Any
@@ -16,6 +17,9 @@ from backtestkit._errors import param_error
 from backtestkit._orders import Order, Position, Trade
 
 FULL_EQUITY = float(1 - sys.float_info.epsilon)  # default order size: all available margin
+
+# The strategy whose init() is running: how helpers such as lib.resample_apply find it.
+initialising: ContextVar[Strategy | None] = ContextVar("initialising", default=None)
 
 
 def as_label(value: Any) -> str:
@@ -134,6 +138,13 @@ class Strategy:
         if not all(isinstance(n, str) for n in names):
             raise param_error("Strategy.I", "name", "a string or a list of strings", name, exc=TypeError)
         return names
+
+    def _run_init(self) -> None:
+        token = initialising.set(self)
+        try:
+            self.init()
+        finally:
+            initialising.reset(token)
 
     # --- orders ------------------------------------------------------------------------------
     def buy(self, *, size: float = FULL_EQUITY, limit: float | None = None, stop: float | None = None,

@@ -1,0 +1,317 @@
+"""Building blocks for strategies: signal helpers, composable strategies and backtest variants.
+
+Same names and behaviour as ``backtesting.lib`` (0.6), with the documented fixes: helpers never
+look at future data, and ``resample_apply`` finds its strategy explicitly rather than by walking
+stack frames.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from numbers import Number
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtestkit._backtest import Backtest
+from backtestkit._data import _Array
+from backtestkit._errors import param_error
+from backtestkit._ohlcv import validate_ohlcv
+from backtestkit._stats import recompute_stats as compute_stats
+from backtestkit._strategy import Strategy, as_label, initialising
+from backtestkit.datasets._random import random_ohlc_data
+
+__all__ = [
+    "OHLCV_AGG",
+    "TRADES_AGG",
+    "FractionalBacktest",
+    "MultiBacktest",
+    "SignalStrategy",
+    "TrailingStrategy",
+    "barssince",
+    "compute_stats",
+    "cross",
+    "crossover",
+    "plot_heatmaps",
+    "quantile",
+    "random_ohlc_data",
+    "resample_apply",
+]
+
+OHLCV_AGG = OrderedDict((("Open", "first"), ("High", "max"), ("Low", "min"), ("Close", "last"),
+                         ("Volume", "sum")))
+"""How to aggregate OHLCV columns when resampling: ``df.resample('W').agg(OHLCV_AGG)``."""
+
+TRADES_AGG = OrderedDict((("Size", "sum"), ("EntryBar", "first"), ("ExitBar", "last"),
+                          ("EntryPrice", "mean"), ("ExitPrice", "mean"), ("PnL", "sum"),
+                          ("ReturnPct", "mean"), ("EntryTime", "first"), ("ExitTime", "last"),
+                          ("Duration", "sum")))
+"""How to aggregate the ``_trades`` frame when resampling it by time."""
+
+
+def _last_two(series: Any) -> tuple[Any, Any]:
+    if isinstance(series, Number):
+        return series, series
+    if isinstance(series, (pd.Series, pd.DataFrame)):
+        series = series.to_numpy()
+    return series[-2], series[-1]
+
+
+def crossover(series1: Sequence | float, series2: Sequence | float) -> bool:
+    """True if ``series1`` has just crossed above ``series2`` (on the last bar).
+
+    >>> crossover(np.array([1, 2, 3]), np.array([2, 2, 2]))
+    True
+    >>> crossover(np.array([1, 3, 1]), 2)
+    False
+    """
+    if isinstance(series1, np.ndarray) and isinstance(series2, np.ndarray):
+        try:
+            return bool(series1[-2] < series2[-2] and series1[-1] > series2[-1])
+        except IndexError:
+            return False
+    try:
+        (a0, a1), (b0, b1) = _last_two(series1), _last_two(series2)
+    except IndexError:
+        return False
+    return bool(a0 < b0 and a1 > b1)
+
+
+def cross(series1: Sequence | float, series2: Sequence | float) -> bool:
+    """True if the two series have just crossed, in either direction.
+
+    >>> cross(np.array([1, 3]), np.array([2, 2]))
+    True
+    """
+    return crossover(series1, series2) or crossover(series2, series1)
+
+
+def barssince(condition: Sequence[bool], default: float = np.inf) -> float:
+    """Bars since ``condition`` was last True (0 on the last bar), or ``default`` if never.
+
+    >>> barssince(np.array([True, True, False]))
+    1
+    >>> barssince(np.array([False, False]))
+    inf
+    """
+    hits = np.flatnonzero(np.asarray(condition, dtype=bool)[::-1])
+    return int(hits[0]) if hits.size else default
+
+
+def quantile(series: Sequence, quantile: float | None = None) -> float:
+    """Percentile rank of the last value among the earlier ones, or the ``quantile`` value of the series.
+
+    >>> quantile(np.array([1, 2, 3, 4, 5]))
+    1.0
+    >>> float(quantile(np.array([1, 2, 3, 4, 5]), .5))
+    3.0
+    """
+    values = np.asarray(series, dtype=float)
+    if quantile is None:
+        return float(np.mean(values[:-1] < values[-1])) if values.size else np.nan
+    if not (isinstance(quantile, Number) and 0 <= quantile <= 1):
+        raise param_error("quantile", "quantile", "a number in [0, 1] or None", quantile)
+    return np.nanpercentile(values, quantile * 100)
+
+
+def _as_pandas(series: Any) -> pd.Series | pd.DataFrame:
+    if isinstance(series, _Array):
+        return series.s if series.ndim == 1 else series.df
+    if not isinstance(series, (pd.Series, pd.DataFrame)):
+        raise param_error("resample_apply", "series", "a pandas Series/DataFrame or a strategy's data column "
+                          "or indicator", type(series).__name__, exc=TypeError)
+    if not isinstance(series.index, pd.DatetimeIndex):
+        raise param_error("resample_apply", "series", "indexed by a DatetimeIndex", type(series.index).__name__)
+    return series
+
+
+def resample_apply(rule: str, func: Callable[..., Sequence] | None, series: Any, *args: Any,
+                   agg: str | dict | None = None, **kwargs: Any) -> Any:
+    """Apply ``func`` to ``series`` resampled to a longer time frame, mapped back onto the bars.
+
+    ``rule`` is a pandas offset alias (``'W-FRI'``, ``'4h'``, ``'5D'``). Resampled bars are labelled
+    by their right edge, so each bar only sees completed higher-timeframe bars' values. Inside
+    ``Strategy.init()`` the result is declared as an indicator (``name``/``plot``/``overlay``/... are
+    passed to ``Strategy.I``); elsewhere the pandas result is returned.
+
+    >>> close = pd.Series(range(1, 11), pd.date_range('2024-01-01', periods=10), name='Close', dtype=float)
+    >>> resample_apply('5D', None, close).tolist()
+    [nan, nan, nan, nan, 5.0, 5.0, 5.0, 5.0, 5.0, 10.0]
+    """
+    func = _identity if func is None else func
+    if not callable(func):
+        raise param_error("resample_apply", "func", "a callable or None", func, exc=TypeError)
+    series = _as_pandas(series)
+    if agg is None:
+        agg = (OHLCV_AGG.get(series.name, "last") if isinstance(series, pd.Series)
+               else {c: OHLCV_AGG.get(c, "last") for c in series.columns})
+    resampled = series.resample(rule, label="right").agg(agg).dropna()
+    if isinstance(resampled, pd.Series):
+        resampled.name = f"{as_label(series)}[{rule}]"
+
+    def apply(resampled: Any, *args: Any, **kwargs: Any) -> pd.Series | pd.DataFrame:
+        result = func(resampled, *args, **kwargs)
+        if not isinstance(result, (pd.Series, pd.DataFrame)):
+            result = np.asarray(result)
+            result = (pd.Series(result, index=resampled.index) if result.ndim == 1
+                      else pd.DataFrame(result.T, index=resampled.index))
+        full_index = resampled.index.union(series.index)
+        return result.reindex(index=full_index, method="ffill").reindex(series.index)
+
+    apply.__name__ = getattr(func, "__name__", type(func).__name__)
+    strategy = initialising.get()
+    if strategy is None:
+        return apply(resampled, *args, **kwargs)
+    return strategy.I(apply, resampled, *args, **kwargs)
+
+
+def _identity(series: Any, *_: Any, **__: Any) -> Any:
+    return series
+
+
+class SignalStrategy(Strategy):
+    """Trade from precomputed signal arrays: call ``set_signal()`` in ``init()``.
+
+    ``entry_size`` > 0 buys that size on the bar, < 0 sells; ``exit_portion`` > 0 closes that
+    portion of long trades, < 0 of short trades.
+    """
+
+    _entry_signal: np.ndarray | None = None
+    _exit_signal: np.ndarray | None = None
+
+    def set_signal(self, entry_size: Sequence[float], exit_portion: Sequence[float] | None = None, *,
+                   plot: bool = True) -> None:
+        """Set the per-bar entry sizes and (optionally) exit portions; zeros mean "do nothing"."""
+        def signal(values: Sequence[float]) -> Callable[[], pd.Series]:
+            return lambda: pd.Series(np.asarray(values, dtype=float)).replace(0, np.nan)
+
+        style = {"plot": plot, "overlay": False, "scatter": True, "color": "black"}
+        self._entry_signal = self.I(signal(entry_size), name="entry size", **style)
+        if exit_portion is not None:
+            self._exit_signal = self.I(signal(exit_portion), name="exit portion", **style)
+
+    def next(self) -> None:
+        super().next()
+        if self._exit_signal is not None:
+            portion = self._exit_signal[-1]
+            for trade in self.trades:
+                if (portion > 0 and trade.is_long) or (portion < 0 and trade.is_short):
+                    trade.close(abs(portion))
+        if self._entry_signal is not None:
+            size = self._entry_signal[-1]
+            if size > 0:
+                self.buy(size=size)
+            elif size < 0:
+                self.sell(size=-size)
+
+
+class TrailingStrategy(Strategy):
+    """Move every open trade's stop-loss to trail the price by ``n`` ATRs or by a percentage.
+
+    Call ``super().init()`` and ``super().next()`` from your overrides. The ATR uses only past bars:
+    while it is still warming up, stops are left where they are.
+    """
+
+    _n_atr: float = 6.0
+    _trail_pct: float | None = None
+    _atr: np.ndarray | None = None
+
+    def init(self) -> None:
+        super().init()
+        self.set_atr_periods()
+
+    def set_atr_periods(self, periods: int = 100) -> None:
+        """Average true range over ``periods`` bars (simple moving average)."""
+        if not (isinstance(periods, (int, np.integer)) and periods >= 1):
+            raise param_error("TrailingStrategy.set_atr_periods", "periods", "an integer >= 1", periods)
+        high, low = self.data.High, self.data.Low
+        prev_close = pd.Series(self.data.Close).shift(1).to_numpy()
+        true_range = np.max([high - low, np.abs(prev_close - high), np.abs(prev_close - low)], axis=0)
+        self._atr = pd.Series(true_range).rolling(periods).mean().to_numpy()
+
+    def set_trailing_sl(self, n_atr: float = 6) -> None:
+        """Trail stops ``n_atr`` ATRs behind the close."""
+        if not (isinstance(n_atr, Number) and n_atr > 0):
+            raise param_error("TrailingStrategy.set_trailing_sl", "n_atr", "a number > 0", n_atr)
+        self._n_atr, self._trail_pct = float(n_atr), None
+
+    def set_trailing_pct(self, pct: float = 0.05) -> None:
+        """Trail stops ``pct`` (e.g. 0.05 for 5%) behind the close."""
+        if not (isinstance(pct, Number) and 0 < pct < 1):
+            raise param_error("TrailingStrategy.set_trailing_pct", "pct", "a number in (0, 1)", pct)
+        self._trail_pct = float(pct)
+
+    def next(self) -> None:
+        super().next()
+        close = self.data.Close[-1]
+        if self._trail_pct is not None:
+            distance = close * self._trail_pct
+        else:
+            distance = self._atr[len(self.data) - 1] * self._n_atr
+        if not np.isfinite(distance):
+            return
+        for trade in self.trades:
+            if trade.is_long:
+                trade.sl = max(trade.sl or -np.inf, close - distance)
+            else:
+                trade.sl = min(trade.sl or np.inf, close + distance)
+
+
+class FractionalBacktest(Backtest):
+    """A Backtest that trades fractions of a unit (e.g. satoshis of a bitcoin).
+
+    Prices are divided into ``fractional_unit`` parts, so whole-unit orders buy fractions; the
+    ``_trades`` sizes and prices are reported back in whole units. Indicators see the scaled prices.
+    """
+
+    def __init__(self, data: pd.DataFrame, *args: Any, fractional_unit: float = 1 / 100e6,
+                 **kwargs: Any) -> None:
+        if not (isinstance(fractional_unit, Number) and 0 < fractional_unit <= 1):
+            raise param_error("FractionalBacktest", "fractional_unit", "a number in (0, 1]", fractional_unit)
+        scaled = validate_ohlcv(data, owner="FractionalBacktest", name="data", stacklevel=3)
+        scaled[["Open", "High", "Low", "Close"]] *= fractional_unit
+        scaled["Volume"] /= fractional_unit
+        super().__init__(scaled, *args, **kwargs)
+        self._unit = float(fractional_unit)
+
+    def run(self, **params: Any) -> pd.Series:
+        stats = super().run(**params)
+        trades = stats["_trades"]
+        trades["Size"] *= self._unit
+        for column in ("EntryPrice", "ExitPrice", "SL", "TP"):
+            trades[column] = pd.to_numeric(trades[column]) / self._unit
+        return stats
+
+
+class MultiBacktest:
+    """Run one strategy on several data sets: ``run()`` gives a stats frame, a column per data set."""
+
+    def __init__(self, df_list: Sequence[pd.DataFrame], strategy_cls: type[Strategy], **kwargs: Any) -> None:
+        if isinstance(df_list, pd.DataFrame) or not len(df_list):
+            raise param_error("MultiBacktest", "df_list", "a non-empty list of DataFrames", df_list, exc=TypeError)
+        self._backtests = [Backtest(df, strategy_cls, **kwargs) for df in df_list]
+
+    def run(self, **params: Any) -> pd.DataFrame:
+        """Stats of every run (without the ``_`` entries), one column per data set."""
+        columns = [bt.run(**params) for bt in self._backtests]
+        return pd.DataFrame({i: s[[k for k in s.index if not k.startswith("_")]]
+                             for i, s in enumerate(columns)})
+
+    def optimize(self, **kwargs: Any) -> pd.DataFrame:
+        """``Backtest.optimize(**kwargs)``'s heatmap for every data set, one column per data set."""
+        kwargs = {**kwargs, "return_heatmap": True}
+        return pd.DataFrame({i: bt.optimize(**kwargs)[1] for i, bt in enumerate(self._backtests)})
+
+
+def plot_heatmaps(heatmap: pd.Series, agg: str | Callable = "max", *, ncols: int = 3,
+                  plot_width: int = 1200, filename: str = "", open_browser: bool = True) -> Any:
+    """Plot a grid of 2-D heatmaps of an optimisation heatmap, one per pair of parameters.
+
+    See :func:`backtestkit.plotting.plot_heatmaps`.
+    """
+    from backtestkit.plotting import plot_heatmaps as plot
+
+    return plot(heatmap, agg, ncols=ncols, plot_width=plot_width, filename=filename,
+                open_browser=open_browser)
