@@ -14,7 +14,7 @@ from backtestkit._broker import Broker
 from backtestkit._data import Data
 from backtestkit._errors import param_error, unknown_name_error
 from backtestkit._ohlcv import validate_ohlcv
-from backtestkit._stats import compute_stats
+from backtestkit._stats import STATS_KEYS, compute_stats
 from backtestkit._strategy import Strategy, bind_indicator_views
 from backtestkit._typing import Commission
 
@@ -106,6 +106,39 @@ class Backtest:
         self._results = self._stats(broker, strategy, equity)
         return self._results
 
+    def optimize(self, *, maximize: str | Callable[[pd.Series], float] = "SQN",
+                 minimize: str | Callable[[pd.Series], float] | None = None, method: str = "grid",
+                 max_tries: int | float | None = None, constraint: Callable[[Any], bool] | None = None,
+                 return_heatmap: bool = False, return_optimization: bool = False,
+                 random_state: int | np.random.Generator | None = None, n_jobs: int | None = None,
+                 show_progress: bool | None = None, **params: Any) -> Any:
+        """Find the strategy parameters that maximise an objective; returns the best run's stats.
+
+        Each keyword in ``params`` names a strategy parameter and gives its candidate values (a
+        range, list, array or pandas Index; a scalar is one fixed value). ``maximize`` is a stats key
+        or a callable ``stats -> float`` that sees the whole stats Series (``_trades`` and
+        ``_equity_curve`` too); ``minimize`` is the same, lower being better. ``constraint(p)`` keeps
+        the combinations worth running (``p.n1 < p.n2``). ``method='grid'`` runs every admissible
+        combination (or a random sample of ``max_tries``: a count, or a fraction of the grid);
+        ``method='skopt'`` searches with a scikit-optimize surrogate model for ``max_tries`` runs
+        (default 200). Runs go in parallel over ``n_jobs`` workers via joblib (all cores by default;
+        ``joblib.parallel_config`` is honoured, e.g. a dask cluster). See doc/optimisation.md.
+
+        Returns the best run's stats, then the heatmap (a Series with a row per evaluated
+        combination) if ``return_heatmap``, then scikit-optimize's result if ``return_optimization``.
+        """
+        objective_name, score = _objective(maximize, minimize)
+        from backtestkit.optimize import run_search
+
+        result = run_search(
+            _Objective(self, score), params, known_params=strategy_parameters(self._strategy),
+            owner="Backtest.optimize", method=method, max_tries=max_tries, constraint=constraint,
+            random_state=random_state, n_jobs=n_jobs, show_progress=show_progress,
+            return_optimization=return_optimization, objective_name=objective_name)
+        stats = self.run(**result.best_params)
+        extras = [result.heatmap] * return_heatmap + [result.optimize_result] * return_optimization
+        return (stats, *extras) if extras else stats
+
     def _check_params(self, params: dict[str, Any]) -> None:
         known = strategy_parameters(self._strategy)
         for name in params:
@@ -159,6 +192,63 @@ class Backtest:
     def _stats(self, broker: Broker, strategy: Strategy, equity: np.ndarray) -> pd.Series:
         trades = trades_frame(broker.closed_trades, broker.index, strategy._indicators)
         return compute_stats(trades, equity, self._data, strategy)
+
+
+def _objective(maximize: Any, minimize: Any) -> tuple[str, Callable[[pd.Series], float]]:
+    """The objective's name and a picklable ``stats -> float`` where higher is better."""
+    if minimize is not None:
+        if maximize != "SQN":
+            raise ValueError("Backtest.optimize takes 'maximize' or 'minimize', not both.")
+        name, score = _objective(minimize, None)
+        return name, _Negated(score)
+    if callable(maximize):
+        return getattr(maximize, "__name__", "objective"), maximize
+    keys = [k for k in STATS_KEYS if not k.startswith("_")]
+    if not isinstance(maximize, str):
+        raise param_error("Backtest.optimize", "maximize", "a stats key or a callable stats -> float", maximize,
+                          exc=TypeError)
+    if maximize not in keys:
+        raise unknown_name_error("stats key", maximize, keys, "Backtest.optimize(maximize=...)")
+    return maximize, _StatsKey(maximize)
+
+
+class _StatsKey:
+    """Objective that reads one stats key."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __call__(self, stats: pd.Series) -> float:
+        return float(stats.get(self.key, np.nan))
+
+
+class _Negated:
+    """Objective for minimisation: the negated score."""
+
+    def __init__(self, score: Callable[[pd.Series], float]) -> None:
+        self.score = score
+
+    def __call__(self, stats: pd.Series) -> float:
+        return -float(self.score(stats))
+
+
+class _Objective:
+    """``params -> score`` for the search methods: one backtest, its stats, the user's objective.
+
+    Pickled once per batch of combinations, with the data inside. Engine warnings (trades left
+    open, cancelled orders) are per run noise here; the best run is re-run in full afterwards.
+    """
+
+    def __init__(self, backtest: Backtest, score: Callable[[pd.Series], float]) -> None:
+        self.backtest = backtest
+        self.score = score
+
+    def __call__(self, params: dict[str, Any]) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            broker, strategy, equity = self.backtest._simulate(params)
+        value = self.score(self.backtest._stats(broker, strategy, equity))
+        return float(value) if value is not None else np.nan
 
 
 def _warmup_bars(indicators: list[np.ndarray]) -> int:
