@@ -38,20 +38,20 @@ def param_error(
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A " Did you mean 'x'?" suffix for the closest candidate, or ''.
 
-    >>> did_you_mean('n3', ['n1', 'n2', 'cash'])
+    >>> did_you_mean('nn1', ['n1', 'n2', 'cash'])
     "Did you mean 'n1'?"
     >>> did_you_mean('zzz', ['n1'])
     ''
     """
-    close = difflib.get_close_matches(str(name), list(candidates), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(name), list(candidates), n=1, cutoff=0.5)
     return f"Did you mean {close[0]!r}?" if close else ""
 
 
 def unknown_name_error(kind: str, name: str, known: Iterable[str], owner: str) -> Exception:
     """Error for a name that is not among the known ones, listing them and suggesting the closest.
 
-    >>> str(unknown_name_error('parameter', 'n3', ['n1', 'n2'], 'SmaCross'))
-    "Unknown parameter 'n3' for SmaCross. Known: 'n1', 'n2'. Did you mean 'n1'?"
+    >>> str(unknown_name_error('parameter', 'nn1', ['n1', 'n2'], 'SmaCross'))
+    "Unknown parameter 'nn1' for SmaCross. Known: 'n1', 'n2'. Did you mean 'n1'?"
     """
     known = sorted(known)
     listing = ", ".join(repr(k) for k in known) if known else "(none)"
