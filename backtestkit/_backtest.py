@@ -15,7 +15,7 @@ from backtestkit._data import Data
 from backtestkit._errors import param_error, unknown_name_error
 from backtestkit._ohlcv import validate_ohlcv
 from backtestkit._stats import STATS_KEYS, compute_stats
-from backtestkit._strategy import Strategy, bind_indicator_views
+from backtestkit._strategy import IndicatorViews, Strategy
 from backtestkit._typing import Commission
 
 
@@ -153,12 +153,12 @@ class Backtest:
                         exclusive_orders=self._flags["exclusive_orders"])
         strategy = self._strategy(broker, data, params)
         strategy._run_init()
-        undo = bind_indicator_views(strategy)
+        views = IndicatorViews(strategy)
         try:
-            ruined_at = self._loop(broker, data, strategy.next, _warmup_bars(strategy._indicators))
+            ruined_at = self._loop(broker, data, strategy.next, views, _warmup_bars(strategy._indicators))
         finally:
             data._n = len(self._data)
-            undo()
+            views.release()
         if ruined_at is None and self._flags["finalize_trades"]:
             broker.i = len(self._data) - 1
             broker.close_all(broker.last_price)
@@ -168,18 +168,25 @@ class Backtest:
                           UserWarning, stacklevel=4)
         return broker, strategy, broker.equity_curve(self._cash, end=ruined_at)
 
-    def _loop(self, broker: Broker, data: Data, next_: Callable[[], None], start: int) -> int | None:
+    def _loop(self, broker: Broker, data: Data, next_: Callable[[], None], views: IndicatorViews,
+              start: int) -> int | None:
         """The bar loop; returns the bar at which the account ran out of money, if it did."""
-        orders, trades, close = broker.orders, broker.trades, broker._close
+        orders, close = broker.orders, broker._close.tolist()
+        new_bar = views.new_bar if views._attrs else None
+        ruin_below, ruin_above = broker.ruin_band
         i = start
         try:
             for i in range(start, len(close)):
                 data._n = i + 1
                 broker.i = i
+                if new_bar is not None:
+                    new_bar(i + 1)
                 if orders:
                     broker.process_orders()
-                if trades and broker.is_ruined():
-                    broker.close_all(close[i])
+                    ruin_below, ruin_above = broker.ruin_band
+                price = close[i]
+                if (price <= ruin_below or price >= ruin_above) and broker.is_ruined():
+                    broker.close_all(price)
                     broker.cash = 0.0
                     return i
                 next_()

@@ -64,8 +64,7 @@ class Broker:
         self.closed_trades: list[Trade] = []
         self.i = 0
         self._seq = 0
-        self.net_size = 0.0  # sum of open trades' sizes, and of size * entry price: refreshed at fills
-        self.cost_basis = 0.0
+        self.ruin_band = (-np.inf, np.inf)  # Close prices outside it may ruin the account
         self._cash_ledger: list[tuple[int, float]] = []  # (bar, cash after that bar's fills)
         self._holdings: list[tuple[int, int, int, float, float]] = []  # (seq, from, to, size, entry)
 
@@ -132,15 +131,27 @@ class Broker:
         self._refresh_exposure()
 
     def _refresh_exposure(self) -> None:
-        self.net_size = float(sum(t._size for t in self.trades))
-        self.cost_basis = float(sum(t._size * t._entry_price for t in self.trades))
+        """After fills: the Close prices at which equity would reach zero, widened a little.
+
+        Equity is ``cash + net_size * close - cost_basis``, so a bar can only ruin the account when
+        its Close is at or beyond the ruin price; the loop compares two floats per bar and calls
+        :meth:`is_ruined` for the exact check only then.
+        """
+        net = sum(t._size for t in self.trades)
+        cost = sum(t._size * t._entry_price for t in self.trades)
+        lo, hi = -np.inf, np.inf
+        if net > 0:
+            lo = (cost - self.cash) / net
+        elif net < 0:
+            hi = (cost - self.cash) / net
+        elif self.trades and self.cash - cost <= 1e-9 * (abs(self.cash) + abs(cost)):
+            lo, hi = np.inf, -np.inf  # a flat hedged book with no money: check every bar
+        slack = 1e-9 * (1 + abs(cost) + abs(self.cash)) / max(abs(net), 1)
+        self.ruin_band = (lo + slack, hi - slack) if self.trades else (-np.inf, np.inf)
 
     def is_ruined(self) -> bool:
-        """Whether equity at the current Close is zero or less (checked exactly near zero)."""
-        estimate = self.cash + self.net_size * self._close[self.i] - self.cost_basis
-        if estimate > 1e-9 * (abs(self.cash) + abs(self.cost_basis)) + 1e-9:
-            return False
-        return self.equity <= 0
+        """Whether equity at the current Close is zero or less."""
+        return bool(self.trades) and self.equity <= 0
 
     def _match_pass(self) -> bool:
         """One pass over the queue; True when new stop-loss/take-profit orders must be matched too."""

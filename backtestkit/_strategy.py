@@ -164,12 +164,11 @@ class Strategy:
     def _order(self, side: str, size: float, limit: float | None, stop: float | None,
                sl: float | None, tp: float | None, tag: object) -> Order:
         owner = f"Strategy.{side}"
-        if not isinstance(size, Number) or isinstance(size, bool) or not (
-                0 < size < 1 or (size >= 1 and float(size).is_integer())):
+        if not (_is_number(size) and (0 < size < 1 or (size >= 1 and float(size).is_integer()))):
             raise param_error(owner, "size", "a share of available margin in (0, 1) or a whole number "
                               "of units >= 1", size)
         for name, value in (("limit", limit), ("stop", stop), ("sl", sl), ("tp", tp)):
-            if value is not None and (not isinstance(value, Number) or not np.isfinite(value) or value <= 0):
+            if value is not None and not (_is_number(value) and 0 < value < np.inf):
                 raise param_error(owner, name, "a finite price > 0 or None", value)
         sign = 1 if side == "buy" else -1
         broker = self._broker
@@ -208,6 +207,15 @@ class Strategy:
         return tuple(self._broker.closed_trades)
 
 
+_PLAIN_NUMBERS = (int, float, np.float64, np.int64)
+
+
+def _is_number(value: Any) -> bool:
+    """A real number, not a bool (the common types checked first: this runs for every order)."""
+    return type(value) in _PLAIN_NUMBERS or (isinstance(value, Number) and not isinstance(value, bool)
+                                              and not isinstance(value, complex))
+
+
 def _as_float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
@@ -222,41 +230,71 @@ def _check_brackets(owner: str, sign: int, price: float, sl: float | None, tp: f
             f"Got sl={sl}, entry price={price:.6g}, tp={tp} instead.")
 
 
-def bind_indicator_views(strategy: Strategy) -> Callable[[], None]:
-    """Make the strategy's indicator attributes end at the current bar; returns an undo function.
+class _View:
+    """Non-data descriptor: the indicator up to the current bar, on its first read in a run.
 
-    Properties on a per-instance subclass slice the full array on access, so bars cost nothing for
-    indicators the strategy does not read. The undo function puts the plain class and the full
-    arrays back (results stay picklable and ``_strategy`` shows the user's class).
+    The view goes into the instance ``__dict__``, where reads find it before this descriptor, and
+    the name is noted so that the bar loop refreshes it on every later bar
+    (``IndicatorViews.new_bar``): an indicator the strategy reads costs one slice a bar, one it
+    never reads costs nothing.
     """
-    ids = {id(a) for a in strategy._indicators}
-    attrs = {k: v for k, v in vars(strategy).items() if id(v) in ids}
-    if not attrs:
-        return lambda: None
-    cls = type(strategy)
-    data = strategy._data
 
-    def view(full: np.ndarray) -> property:
-        if full.ndim == 1:
-            getter = lambda self: full[: data._n]  # noqa: E731
-        else:
-            getter = lambda self: full[:, : data._n]  # noqa: E731
+    __slots__ = ("name", "full", "data", "read")
 
-        def setter(self: Strategy, value: Any, _full: np.ndarray = full) -> None:
-            name = next(k for k, v in attrs.items() if v is _full)
-            delattr(type(self), name)
-            self.__dict__[name] = value
-        return property(getter, setter)
+    def __init__(self, name: str, full: np.ndarray, data: Data, read: list[str]) -> None:
+        self.name, self.full, self.data, self.read = name, full, data, read
 
-    bound = type(cls.__name__, (cls,), {k: view(v) for k, v in attrs.items()})
-    bound.__qualname__ = cls.__qualname__
-    bound.__module__ = cls.__module__
-    for name in attrs:
-        del strategy.__dict__[name]
-    strategy.__class__ = bound
+    def __get__(self, strategy: Strategy | None, owner: type | None = None) -> Any:
+        if strategy is None:
+            return self
+        full = self.full
+        view = full[: self.data._n] if full.ndim == 1 else full[:, : self.data._n]
+        strategy.__dict__[self.name] = view
+        self.read.append(self.name)
+        return view
 
-    def undo() -> None:
-        strategy.__class__ = cls
-        for name, full in attrs.items():
-            strategy.__dict__.setdefault(name, full)
-    return undo
+
+class IndicatorViews:
+    """Makes a strategy's indicator attributes end at the current bar, for the length of a run.
+
+    The attributes become descriptors on a per-run subclass. :meth:`release` puts the user's class
+    and the full arrays back, so results stay picklable and ``_strategy`` is the user's class.
+    """
+
+    def __init__(self, strategy: Strategy) -> None:
+        ids = {id(a) for a in strategy._indicators}
+        self._strategy = strategy
+        self._attrs = {k: v for k, v in vars(strategy).items() if id(v) in ids}
+        self._cls = type(strategy)
+        self.read: list[str] = []  # attributes first read since the last bar
+        self.refreshed: list[tuple[str, np.ndarray]] = []  # (attribute, full 1-D array), refreshed each bar
+        self._refreshed_2d: list[tuple[str, np.ndarray]] = []
+        if not self._attrs:
+            return
+        views = {k: _View(k, v, strategy._data, self.read) for k, v in self._attrs.items()}
+        bound = type(self._cls.__name__, (self._cls,), views)
+        bound.__qualname__, bound.__module__ = self._cls.__qualname__, self._cls.__module__
+        for name in self._attrs:
+            del strategy.__dict__[name]
+        strategy.__class__ = bound
+
+    def new_bar(self, n: int) -> None:
+        """Set every indicator the strategy reads to its first ``n`` bars."""
+        state = self._strategy.__dict__
+        if self.read:
+            for name in dict.fromkeys(self.read):
+                full = self._attrs[name]
+                (self.refreshed if full.ndim == 1 else self._refreshed_2d).append((name, full))
+            self.read.clear()
+        for name, full in self.refreshed:
+            state[name] = full[:n]
+        for name, full in self._refreshed_2d:
+            state[name] = full[:, :n]
+
+    def release(self) -> None:
+        state = self._strategy.__dict__
+        for name in self._attrs:
+            state.pop(name, None)
+        self._strategy.__class__ = self._cls
+        for name, full in self._attrs.items():
+            state[name] = full
