@@ -1,0 +1,592 @@
+"""Backtest statistics: the ordered stats Series of a run, computed from numpy arrays in one pass.
+
+Every metric is a small pure function of numpy arrays, defined once, its edge cases stated in its
+docstring (no data gives NaN, so does a zero denominator unless said otherwise).  :func:`compute_stats`
+gathers them into the Series that ``Backtest.run`` returns, with backtesting.py 0.6's keys, order and
+values; :func:`recompute_stats` rebuilds that Series from a finished result, optionally for a subset of
+its trades (``backtestkit.lib.compute_stats``).  ``doc/stats.md`` documents every key and its formula.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from backtestkit._errors import param_error
+from backtestkit._ohlcv import Verbatim
+from backtestkit._typing import FloatArray
+
+IntArray = npt.NDArray[np.int64]
+
+#: Every key :func:`compute_stats` can return, in order.  ``'Commissions [$]'`` is there only when the
+#: closed trades paid commissions; ``'Omega Ratio'`` and ``'Ulcer Index'`` are backtestkit's additions.
+STATS_KEYS: tuple[str, ...] = (
+    "Start", "End", "Duration", "Exposure Time [%]", "Equity Final [$]", "Equity Peak [$]",
+    "Commissions [$]", "Return [%]", "Buy & Hold Return [%]", "Return (Ann.) [%]",
+    "Volatility (Ann.) [%]", "CAGR [%]", "Sharpe Ratio", "Sortino Ratio", "Calmar Ratio", "Alpha [%]",
+    "Beta", "Max. Drawdown [%]", "Avg. Drawdown [%]", "Max. Drawdown Duration",
+    "Avg. Drawdown Duration", "# Trades", "Win Rate [%]", "Best Trade [%]", "Worst Trade [%]",
+    "Avg. Trade [%]", "Max. Trade Duration", "Avg. Trade Duration", "Profit Factor", "Expectancy [%]",
+    "SQN", "Kelly Criterion", "Omega Ratio", "Ulcer Index", "_strategy", "_equity_curve", "_trades",
+)  # fmt: skip
+_ANNUALISED_KEYS = STATS_KEYS[9:15]  # Return (Ann.) [%] .. Calmar Ratio
+TRADE_COLUMNS = ("EntryBar", "ExitBar", "PnL", "Commission", "ReturnPct", "Duration")
+
+_NAN = np.float64(np.nan)
+_DAYS_PER_YEAR = 365.25  # the year of CAGR, whatever the market's calendar
+_WEEKEND_SHARE = 2 / 7 * 0.6  # over this share of bars on weekends: a 365-day market (crypto), else 252
+# Bars 7, 31 or 365 whole days apart compound per calendar week/month/year (W: Monday to Sunday).
+_CALENDARS = {7: ("W", 52.0), 31: ("M", 12.0), 365: ("Y", 1.0)}
+
+
+# --- Metrics on period returns -----------------------------------------------------------------------
+
+
+def geometric_mean_return(returns: FloatArray) -> np.float64:
+    """Per-period geometric mean of simple returns, NaN ignored.
+
+    NaN without returns; 0.0 when any return is -100% or worse, as nothing compounds once the capital
+    is gone (backtesting.py's convention).
+
+    >>> float(geometric_mean_return(np.array([0.21, 0.0])))  # sqrt(1.21 * 1.00) - 1
+    0.1
+    """
+    growth = 1.0 + returns[~np.isnan(returns)]
+    if not len(growth):
+        return _NAN
+    if np.any(growth <= 0):
+        return np.float64(0.0)
+    return np.exp(np.log(growth).mean()) - 1.0
+
+
+def annualised_return(mean_return: float, periods_per_year: float) -> np.float64:
+    """A per-period mean return compounded over a year: ``(1 + g) ** p - 1``."""
+    return np.float64((1.0 + mean_return) ** periods_per_year - 1.0)
+
+
+def annualised_volatility(returns: FloatArray, mean_return: float, periods_per_year: float) -> np.float64:
+    """Standard deviation of a year of ``p`` independent period growths with the sample's moments:
+    ``sqrt((s² + (1 + g)²) ** p - (1 + g) ** (2p))``, ``s²`` the variance (ddof=1) of the non-NaN
+    returns.  NaN for fewer than two returns.  As in backtesting.py the difference cancels when the
+    returns are (nearly) all equal, leaving rounding noise, 0 or NaN."""
+    returns = returns[~np.isnan(returns)]
+    if len(returns) < 2:
+        return _NAN
+    growth = 1.0 + mean_return
+    return np.sqrt((returns.var(ddof=1) + growth**2) ** periods_per_year - growth ** (2 * periods_per_year))
+
+
+def sharpe_ratio(annual_return: float, annual_volatility: float, risk_free_rate: float) -> np.float64:
+    """Annual excess return per unit of annual volatility; NaN when the volatility is 0."""
+    if not annual_volatility:
+        return _NAN
+    return np.float64((annual_return - risk_free_rate) / annual_volatility)
+
+
+def sortino_ratio(
+    annual_return: float, returns: FloatArray, periods_per_year: float, risk_free_rate: float
+) -> np.float64:
+    """Annual excess return per unit of annualised downside deviation, the root mean square of the
+    period returns with gains counted as 0.  ``±inf`` when no period lost money, NaN without returns."""
+    returns = returns[~np.isnan(returns)]
+    if not len(returns):
+        return _NAN
+    downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)) * np.sqrt(periods_per_year)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.float64(annual_return - risk_free_rate) / downside
+
+
+def calmar_ratio(annual_return: float, max_drawdown: float) -> np.float64:
+    """Annual return per unit of maximum drawdown (a positive fraction); NaN without a drawdown."""
+    if not max_drawdown:
+        return _NAN
+    return np.float64(annual_return / max_drawdown)
+
+
+def omega_ratio(returns: FloatArray, threshold: float = 0.0) -> np.float64:
+    """Gains over losses around a threshold return: ``Σ(r - t)⁺ / Σ(t - r)⁺``, NaN ignored.
+
+    NaN when no period fell below the threshold.
+
+    >>> float(omega_ratio(np.array([0.02, -0.01, 0.01])))  # (0.02 + 0.01) / 0.01
+    3.0
+    """
+    excess = returns[~np.isnan(returns)] - threshold
+    losses = -excess[excess < 0].sum()
+    if not losses:
+        return _NAN
+    return np.float64(excess[excess > 0].sum() / losses)
+
+
+def beta(equity: FloatArray, close: FloatArray) -> np.float64:
+    """Slope of the strategy's bar log returns on the market's: ``cov(e, m) / var(m)``.
+
+    NaN for fewer than two returns, a flat market, or an equity that hit 0.
+    """
+    if len(equity) < 3:
+        return _NAN
+    with np.errstate(divide="ignore", invalid="ignore"):
+        strategy = np.log(equity[1:] / equity[:-1])
+        market = np.log(close[1:] / close[:-1])
+        strategy -= strategy.mean()
+        market -= market.mean()
+        return np.float64(strategy @ market) / np.float64(market @ market)
+
+
+# --- Drawdowns ---------------------------------------------------------------------------------------
+
+
+def drawdown(equity: FloatArray) -> FloatArray:
+    """Fraction lost since the running peak at each bar: ``1 - equity / max(equity[:i+1])``.
+
+    >>> drawdown(np.array([100.0, 120.0, 90.0, 130.0])).tolist()
+    [0.0, 0.0, 0.25, 0.0]
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1.0 - equity / np.maximum.accumulate(equity)
+
+
+def drawdown_episodes(dd: FloatArray) -> tuple[IntArray, IntArray]:
+    """Start (the last bar at the peak) and end (the bar back at a peak, or the last bar) of each
+    drawdown.  As in backtesting.py, a dip at the last bar right after a peak is not an episode.
+
+    >>> drawdown_episodes(np.array([0.0, 0.1, 0.0, 0.0, 0.2, 0.3]))
+    (array([0, 3]), array([2, 5]))
+    """
+    marks = np.flatnonzero(dd == 0)
+    if not len(marks) or marks[-1] != len(dd) - 1:
+        marks = np.append(marks, len(dd) - 1)
+    gaps = np.flatnonzero(marks[1:] > marks[:-1] + 1)
+    return marks[gaps], marks[gaps + 1]
+
+
+def episode_peaks(dd: FloatArray, starts: IntArray, ends: IntArray) -> FloatArray:
+    """Deepest drawdown of each episode ``dd[starts[i]:ends[i] + 1]``."""
+    if not len(starts):
+        return np.empty(0)
+    bounds = np.column_stack([starts, ends + 1]).ravel()
+    return np.maximum.reduceat(np.append(dd, 0.0), bounds)[::2]
+
+
+def ulcer_index(dd: FloatArray) -> np.float64:
+    """Root mean square of the drawdown in percent (Martin, 1987); NaN without bars.
+
+    >>> float(ulcer_index(np.array([0.0, 0.3, 0.4, 0.0])))  # sqrt((0 + 30² + 40² + 0) / 4)
+    25.0
+    """
+    return np.sqrt(np.mean((100.0 * dd) ** 2)) if len(dd) else _NAN
+
+
+# --- Metrics on closed trades ------------------------------------------------------------------------
+
+
+def win_rate(pnl: FloatArray) -> np.float64:
+    """Share of trades with a positive P&L; NaN without trades."""
+    return np.mean(pnl > 0) if len(pnl) else _NAN
+
+
+def profit_factor(returns: FloatArray) -> np.float64:
+    """Sum of the winning trades' returns over the absolute sum of the losing ones; NaN without a loser."""
+    losses = -returns[returns < 0].sum()
+    return np.float64(returns[returns > 0].sum() / losses) if losses else _NAN
+
+
+def sqn(pnl: FloatArray) -> np.float64:
+    """Van Tharp's System Quality Number ``sqrt(n) * mean(pnl) / std(pnl)``; NaN for < 2 trades.
+
+    >>> float(sqn(np.array([30.0, -10.0])))  # sqrt(2) * 10 / sqrt(800)
+    0.5
+    """
+    if len(pnl) < 2:
+        return _NAN
+    spread = pnl.std(ddof=1)
+    return np.sqrt(len(pnl)) * pnl.mean() / spread if spread else _NAN
+
+
+def kelly_criterion(pnl: FloatArray) -> np.float64:
+    """Kelly fraction ``W - (1 - W) / R``: W the win rate, R the mean win over the mean loss.
+
+    NaN without both a winner and a loser.
+
+    >>> float(kelly_criterion(np.array([20.0, -10.0])))  # 0.5 - 0.5 / (20 / 10)
+    0.25
+    """
+    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
+    if not len(wins) or not len(losses):
+        return _NAN
+    rate = len(wins) / len(pnl)
+    return np.float64(rate - (1 - rate) / (wins.mean() / -losses.mean()))
+
+
+# --- The time axis -----------------------------------------------------------------------------------
+
+
+def _bar_spacing(index: pd.Index) -> Any:
+    """The data's period, the median spacing of the last 100 bars; NaT without dates or bars to space."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        return pd.NaT
+    return pd.Timedelta(np.median(np.diff(index.asi8[-100:])), unit=index.unit)
+
+
+def _round_up(value: Any, spacing: Any) -> Any:
+    """A Timedelta rounded up to the resolution of the data's period (whole days for daily bars)."""
+    if isinstance(value, pd.Timedelta) and value is not pd.NaT and spacing is not pd.NaT:
+        return value.ceil(spacing.resolution_string)
+    return value
+
+
+def _period_returns(equity: FloatArray, index: pd.Index, spacing: Any) -> tuple[FloatArray, float]:
+    """Simple returns from one calendar period's last equity to the next's, and periods per year.
+
+    Days for intraday and daily bars, 252 a year or 365 if over 60% of a calendar's weekend share of
+    bars fall on weekends; weeks, months or years for bars 7, 31 or 365 whole days apart.  Without a
+    DatetimeIndex: the bar returns and NaN periods per year.
+    """
+    if not isinstance(index, pd.DatetimeIndex):
+        return equity[1:] / equity[:-1] - 1.0, np.nan
+    wall = index.tz_localize(None) if index.tz is not None else index
+    days = wall.values.astype("datetime64[D]").astype(np.int64)  # day 0, 1970-01-01, was a Thursday
+    calendar, per_year = _CALENDARS.get(spacing.days if spacing is not pd.NaT else 0, ("D", 0.0))
+    if calendar == "D":
+        keys = days
+        per_year = 365.0 if np.mean((days + 3) % 7 >= 5) > _WEEKEND_SHARE else 252.0
+    elif calendar == "W":
+        keys = (days + 3) // 7
+    else:
+        keys = wall.values.astype(f"datetime64[{calendar}]").astype(np.int64)
+    closes = equity[np.flatnonzero(np.append(keys[1:] != keys[:-1], True))]
+    return closes[1:] / closes[:-1] - 1.0, per_year
+
+
+def _span(index: pd.Index) -> Any:
+    """End minus Start: a Timedelta, an index difference, or a bar count for a non-numeric index."""
+    if isinstance(index, pd.DatetimeIndex) or pd.api.types.is_numeric_dtype(index.dtype):
+        return index[-1] - index[0]
+    return len(index) - 1
+
+
+def _elapsed(index: pd.Index, starts: IntArray, ends: IntArray) -> npt.NDArray[Any]:
+    """Time from ``starts`` to ``ends``: timedelta64 for a DatetimeIndex; else index differences
+    (bar counts for a non-numeric index) as floats."""
+    if isinstance(index, pd.DatetimeIndex):
+        return (index.asi8[ends] - index.asi8[starts]).astype(f"m8[{index.unit}]")
+    if pd.api.types.is_numeric_dtype(index.dtype):
+        return (index.to_numpy()[ends] - index.to_numpy()[starts]).astype(np.float64)
+    return (ends - starts).astype(np.float64)
+
+
+def _longest_and_mean(durations: npt.NDArray[Any], spacing: Any, missing: Any) -> tuple[Any, Any]:
+    """Longest and mean duration; Timedeltas rounded up to the data's resolution."""
+    if not len(durations):
+        return missing, missing
+    if durations.dtype.kind != "m":
+        return durations.max(), np.float64(durations.mean())
+    mean = pd.Timedelta(int(durations.view(np.int64).mean()), unit=np.datetime_data(durations.dtype)[0])
+    return _round_up(pd.Timedelta(durations.max()), spacing), _round_up(mean, spacing)
+
+
+def _warmup_bars(strategy: object, n_bars: int) -> int:
+    """Bars until every indicator stored on the strategy has a value: its latest first non-NaN.
+
+    Indicators are what ``I()`` returns, arrays of an ndarray subclass with one value per bar (2-D:
+    one line per row), kept as attributes; plain ndarrays are the user's own.  An all-NaN line counts
+    as ready at bar 0, as in backtesting.py.
+    """
+    start = 0
+    for value in getattr(strategy, "__dict__", {}).values():
+        if (
+            isinstance(value, np.ndarray)
+            and type(value) is not np.ndarray
+            and value.dtype.kind == "f"
+            and value.ndim in (1, 2)
+            and value.shape[-1] == n_bars
+        ):
+            start = max(start, int((~np.isnan(np.atleast_2d(value))).argmax(axis=1).max()))
+    return start
+
+
+# --- Assembling the Series ---------------------------------------------------------------------------
+
+
+def _overview(
+    index: pd.Index, equity: FloatArray, close: FloatArray, trades: pd.DataFrame, warmup: int, with_fees: bool
+) -> dict[str, Any]:
+    """Start .. Buy & Hold Return [%]: the run's span, exposure, final equity and plain returns."""
+    n_bars = len(equity)
+    entries = trades["EntryBar"].to_numpy().astype(np.int64)
+    exits = trades["ExitBar"].to_numpy().astype(np.int64) + 1
+    opened = np.bincount(entries, minlength=n_bars + 1) - np.bincount(exits, minlength=n_bars + 1)
+    overview = {
+        "Start": index[0],
+        "End": index[-1],
+        "Duration": _span(index),
+        "Exposure Time [%]": np.mean(np.cumsum(opened[:n_bars]) > 0) * 100,
+        "Equity Final [$]": equity[-1],
+        "Equity Peak [$]": equity.max(),
+    }
+    fees = trades["Commission"].to_numpy(dtype=np.float64).sum() if with_fees else 0.0
+    if fees:
+        overview["Commissions [$]"] = fees
+    overview["Return [%]"] = (equity[-1] - equity[0]) / equity[0] * 100
+    overview["Buy & Hold Return [%]"] = (close[-1] - close[warmup]) / close[warmup] * 100
+    return overview
+
+
+def _annualised(
+    equity: FloatArray, returns: FloatArray, per_year: float, duration: Any, max_dd: float, rate: float
+) -> dict[str, Any]:
+    """Return (Ann.) [%] .. Calmar Ratio; all NaN without a calendar (no DatetimeIndex)."""
+    if math.isnan(per_year):
+        return dict.fromkeys(_ANNUALISED_KEYS, _NAN)
+    mean = geometric_mean_return(returns)
+    annual = annualised_return(mean, per_year)
+    volatility = annualised_volatility(returns, mean, per_year)
+    years = (duration.days + duration.seconds / 86400) / _DAYS_PER_YEAR
+    cagr = (equity[-1] / equity[0]) ** (1 / years) - 1 if years else _NAN
+    values = (
+        annual * 100,
+        volatility * 100,
+        np.float64(cagr * 100),
+        sharpe_ratio(annual, volatility, rate),
+        sortino_ratio(annual, returns, per_year, rate),
+        calmar_ratio(annual, max_dd),
+    )
+    return dict(zip(_ANNUALISED_KEYS, values, strict=True))
+
+
+def _episodes(index: pd.Index, dd: FloatArray) -> tuple[IntArray, FloatArray, npt.NDArray[Any]]:
+    """Last bar, deepest drawdown and duration of each drawdown episode.
+
+    With no episode, backtesting.py reports a dip at the last bar as one whose depth *and duration*
+    are the drawdown fraction itself; kept for compatibility (see doc/stats.md).
+    """
+    starts, ends = drawdown_episodes(dd)
+    if len(starts):
+        return ends, episode_peaks(dd, starts, ends), _elapsed(index, starts, ends)
+    ends = np.flatnonzero(dd[-1:] > 0) + len(dd) - 1
+    return ends, dd[ends], dd[ends]
+
+
+def _drawdowns(
+    dd: FloatArray, peaks: FloatArray, durations: npt.NDArray[Any], spacing: Any
+) -> dict[str, Any]:
+    """Max. Drawdown [%] .. Avg. Drawdown Duration."""
+    longest, mean = _longest_and_mean(durations, spacing, _NAN)
+    return {
+        "Max. Drawdown [%]": -np.nan_to_num(dd.max()) * 100,
+        "Avg. Drawdown [%]": -peaks.mean() * 100 if len(peaks) else _NAN,
+        "Max. Drawdown Duration": longest,
+        "Avg. Drawdown Duration": mean,
+    }
+
+
+def _trade_stats(trades: pd.DataFrame, spacing: Any, missing: Any) -> dict[str, Any]:
+    """# Trades .. Kelly Criterion, from the closed trades' P&L, returns and durations."""
+    pnl = trades["PnL"].to_numpy(dtype=np.float64)
+    returns = trades["ReturnPct"].to_numpy(dtype=np.float64)
+    longest, mean = _longest_and_mean(trades["Duration"].to_numpy(), spacing, missing)
+    count = len(trades)
+    return {
+        "# Trades": count,
+        "Win Rate [%]": win_rate(pnl) * 100,
+        "Best Trade [%]": returns.max() * 100 if count else _NAN,
+        "Worst Trade [%]": returns.min() * 100 if count else _NAN,
+        "Avg. Trade [%]": geometric_mean_return(returns) * 100,
+        "Max. Trade Duration": longest,
+        "Avg. Trade Duration": mean,
+        "Profit Factor": profit_factor(returns),
+        "Expectancy [%]": returns.mean() * 100 if count else _NAN,
+        "SQN": sqn(pnl),
+        "Kelly Criterion": kelly_criterion(pnl),
+    }
+
+
+def _equity_curve(
+    index: pd.Index, equity: FloatArray, dd: FloatArray, ends: IntArray, durations: npt.NDArray[Any]
+) -> pd.DataFrame:
+    """The ``_equity_curve`` frame: equity, drawdown and, on each drawdown's last bar, its duration."""
+    column = np.full(len(equity), np.nan, dtype=durations.dtype)
+    column[ends] = durations
+    curve = {"Equity": equity, "DrawdownPct": dd, "DrawdownDuration": column}
+    return pd.DataFrame(curve, index=index, copy=False)
+
+
+def _keys_index(keys: tuple[str, ...]) -> pd.Index:
+    """The Series' index: a shallow copy (its own ``name``) of a cached Index, 20x faster to make."""
+    return _cached_index(keys).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_index(keys: tuple[str, ...]) -> pd.Index:
+    return pd.Index(keys)
+
+
+def _stats_series(
+    trades: pd.DataFrame, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
+    with_fees: bool,
+) -> pd.Series:  # fmt: skip
+    """The stats Series in :data:`STATS_KEYS` order: the body shared by the two public functions.
+
+    Divisions by zero and logs of 0 give the inf/NaN the docs promise, without numpy's warnings.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        stats = _stats_dict(trades, equity, bars, strategy, risk_free_rate, with_fees)
+    return pd.Series(list(stats.values()), index=_keys_index(tuple(stats)), dtype=object)
+
+
+def _stats_dict(
+    trades: pd.DataFrame, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
+    with_fees: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """Every stat, keyed in order."""
+    index, close = bars.index, bars["Close"].to_numpy(dtype=np.float64)
+    spacing = _bar_spacing(index)
+    dd = drawdown(equity)
+    ends, peaks, durations = _episodes(index, dd)
+    returns, per_year = _period_returns(equity, index, spacing)
+    stats = _overview(index, equity, close, trades, _warmup_bars(strategy, len(equity)), with_fees)
+    max_dd = np.nan_to_num(dd.max())
+    stats.update(_annualised(equity, returns, per_year, stats["Duration"], max_dd, risk_free_rate))
+    slope, rf_pct = beta(equity, close), risk_free_rate * 100
+    stats["Alpha [%]"] = stats["Return [%]"] - rf_pct - slope * (stats["Buy & Hold Return [%]"] - rf_pct)
+    stats["Beta"] = slope
+    stats.update(_drawdowns(dd, peaks, durations, spacing))
+    stats.update(_trade_stats(trades, spacing, pd.NaT if isinstance(index, pd.DatetimeIndex) else _NAN))
+    stats.update({"Omega Ratio": omega_ratio(returns), "Ulcer Index": ulcer_index(dd), "_strategy": strategy})
+    stats.update({"_equity_curve": _equity_curve(index, equity, dd, ends, durations), "_trades": trades})
+    return stats
+
+
+def compute_stats(
+    trades: pd.DataFrame,
+    equity: np.ndarray,
+    ohlc_data: pd.DataFrame,
+    strategy_instance: object,
+    risk_free_rate: float = 0.0,
+) -> pd.Series:
+    """The stats Series of a finished run, keys in :data:`STATS_KEYS` order (see ``doc/stats.md``).
+
+    Args:
+        trades: The closed trades, one row each, with at least the columns of :data:`TRADE_COLUMNS`
+            (``Backtest.run``'s ``_trades`` frame); returned as ``'_trades'``.
+        equity: The equity at each bar's close, one value per row of ``ohlc_data``.
+        ohlc_data: The bars; ``'Close'`` is the market for Buy & Hold, Alpha and Beta, the index the
+            clock.  Annualised figures need a DatetimeIndex and are NaN without one.
+        strategy_instance: The strategy that ran, returned as ``'_strategy'``; the float arrays among
+            its attributes with one value per bar are its indicators, and Buy & Hold starts when the
+            last of them has its first value.
+        risk_free_rate: Annual risk-free rate for the Sharpe and Sortino ratios and Alpha (0.02 = 2%).
+
+    Returns:
+        A Series of dtype object.
+
+    Raises:
+        ValueError: If ``equity`` does not have one value per bar.
+
+    Example:
+        >>> bars = pd.DataFrame({"Close": [100.0, 110.0, 99.0, 121.0]},
+        ...                     index=pd.date_range("2024-01-01", periods=4))
+        >>> trades = pd.DataFrame({"EntryBar": [0], "ExitBar": [3], "PnL": [21.0], "Commission": [0.0],
+        ...                        "ReturnPct": [0.21], "Duration": [pd.Timedelta("3D")]})
+        >>> stats = compute_stats(trades, np.array([100.0, 110.0, 99.0, 121.0]), bars, None)
+        >>> print(f"{stats['Return [%]']:.1f} {stats['Max. Drawdown [%]']:.1f} {stats['# Trades']}")
+        21.0 -10.0 1
+    """
+    equity = np.array(equity, dtype=np.float64)  # a copy: the result's frame holds it
+    if len(equity) != len(ohlc_data) or not len(equity):
+        expected = f"an array of one value per bar of ohlc_data ({len(ohlc_data)})"
+        raise param_error("compute_stats", "equity", expected, Verbatim(f"{len(equity)} values"))
+    return _stats_series(trades, equity, ohlc_data, strategy_instance, risk_free_rate, True)
+
+
+def recompute_stats(
+    *, stats: pd.Series, data: pd.DataFrame, trades: pd.DataFrame | None = None, risk_free_rate: float = 0.0
+) -> pd.Series:
+    """Recompute a run's stats, for all of its trades or a subset, like backtesting.py's
+    ``lib.compute_stats``.
+
+    For a subset, the equity is rebuilt as the starting equity plus each chosen trade's P&L, booked
+    whole on the trade's entry bar (backtesting.py's approximation; open positions are not marked to
+    market).  As in backtesting.py, the result has no ``'Commissions [$]'`` key.
+
+    Args:
+        stats: A Series returned by ``Backtest.run`` (its ``_equity_curve``, ``_trades`` and
+            ``_strategy`` are used).
+        data: The bars that run was on.
+        trades: Rows of ``stats['_trades']`` to keep (e.g. ``trades[trades.Size > 0]``); all if None.
+        risk_free_rate: Annual risk-free rate for the Sharpe and Sortino ratios and Alpha.
+
+    Returns:
+        The stats Series, as :func:`compute_stats` returns it.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If ``data`` does not match the run, ``trades`` lacks a column or has entry bars
+            outside it, or ``risk_free_rate`` is not finite.
+
+    Example:
+        >>> bars = pd.DataFrame({"Close": [100.0, 110.0, 99.0, 121.0]},
+        ...                     index=pd.date_range("2024-01-01", periods=4))
+        >>> trades = pd.DataFrame({"EntryBar": [0, 2], "ExitBar": [1, 3], "PnL": [10.0, 22.0],
+        ...     "Commission": [0.0, 0.0], "ReturnPct": [0.1, 0.22], "Duration": [pd.Timedelta("1D")] * 2})
+        >>> stats = compute_stats(trades, np.array([100.0, 110.0, 110.0, 132.0]), bars, None)
+        >>> longs = recompute_stats(stats=stats, data=bars, trades=trades.iloc[1:])
+        >>> print(longs["# Trades"], longs["_equity_curve"]["Equity"].tolist())
+        1 [100.0, 100.0, 122.0, 122.0]
+    """
+    equity = _check_recompute(stats, data, trades, risk_free_rate)
+    if trades is None:
+        trades = stats["_trades"]
+    else:
+        entries = trades["EntryBar"].to_numpy().astype(np.int64)
+        pnl = np.bincount(entries, weights=trades["PnL"].to_numpy(dtype=np.float64), minlength=len(equity))
+        equity = equity[0] + np.cumsum(pnl)
+    return _stats_series(trades, equity, data, stats["_strategy"], risk_free_rate, False)
+
+
+def _check_recompute(stats: Any, data: Any, trades: Any, risk_free_rate: Any) -> FloatArray:
+    """Validate :func:`recompute_stats`'s arguments; return a copy of the run's equity."""
+    owner, run_keys = "compute_stats", ("_equity_curve", "_trades", "_strategy")
+    if not isinstance(stats, pd.Series):
+        raise param_error(owner, "stats", "the Series returned by Backtest.run()", stats, exc=TypeError)
+    lacking = [key for key in run_keys if key not in stats.index]
+    if lacking:
+        got = Verbatim(f"a Series without {_listing(lacking)}")
+        raise param_error(owner, "stats", "the Series returned by Backtest.run()", got)
+    equity = stats["_equity_curve"]["Equity"].to_numpy(dtype=np.float64, copy=True)
+    if not isinstance(data, pd.DataFrame):
+        raise param_error(owner, "data", "a DataFrame of the bars the run was on", data, exc=TypeError)
+    if "Close" not in data.columns or len(data) != len(equity):
+        got = Verbatim(f"{len(data)} rows" + ("" if "Close" in data.columns else " without a 'Close' column"))
+        raise param_error(owner, "data", f"the run's {len(equity)} bars, with a 'Close' column", got)
+    if trades is not None:
+        _check_trades(owner, trades, len(equity))
+    if isinstance(risk_free_rate, bool) or not isinstance(risk_free_rate, numbers.Real):
+        raise param_error(owner, "risk_free_rate", "a number such as 0.02", risk_free_rate, exc=TypeError)
+    if not math.isfinite(risk_free_rate):
+        raise param_error(owner, "risk_free_rate", "a finite number such as 0.02", risk_free_rate)
+    return equity
+
+
+def _check_trades(owner: str, trades: Any, n_bars: int) -> None:
+    """Validate a frame of trades to recompute stats for: rows of a run's ``_trades``."""
+    expected = "None or rows of stats['_trades']"
+    if not isinstance(trades, pd.DataFrame):
+        raise param_error(owner, "trades", expected, trades, exc=TypeError)
+    lacking = [column for column in TRADE_COLUMNS if column not in trades.columns]
+    if lacking:
+        raise param_error(owner, "trades", expected, Verbatim(f"a DataFrame without {_listing(lacking)}"))
+    entries = trades["EntryBar"].to_numpy()
+    if len(entries) and not (entries.min() >= 0 and entries.max() < n_bars):
+        got = Verbatim(f"entry bars from {entries.min()} to {entries.max()}")
+        raise param_error(owner, "trades", expected, got, hint=f"This run has bars 0 to {n_bars - 1}.")
+
+
+def _listing(names: list[str]) -> str:
+    return ", ".join(map(repr, names))
