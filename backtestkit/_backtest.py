@@ -14,7 +14,7 @@ from backtestkit._broker import Broker
 from backtestkit._data import Data
 from backtestkit._errors import param_error, unknown_name_error
 from backtestkit._ohlcv import validate_ohlcv
-from backtestkit._stats import STATS_KEYS, compute_stats
+from backtestkit._stats import STATS_KEYS, compute_stats, warmup_bars
 from backtestkit._strategy import IndicatorViews, Strategy
 from backtestkit._typing import Commission
 
@@ -40,9 +40,25 @@ def _number(owner: str, name: str, value: Any, expected: str, ok: Callable[[floa
     return float(value)
 
 
+class LinearFee:
+    """A fill's fee: ``fixed + relative * |size| * price`` (a class, so results stay picklable)."""
+
+    __slots__ = ("fixed", "relative")
+
+    def __init__(self, fixed: float, relative: float) -> None:
+        self.fixed, self.relative = fixed, relative
+
+    def __call__(self, size: float, price: float) -> float:
+        return self.fixed + abs(size) * price * self.relative
+
+    def __repr__(self) -> str:
+        return f"LinearFee(fixed={self.fixed}, relative={self.relative})"
+
+
 def fee_function(commission: Commission) -> tuple[Callable[[float, float], float], float]:
     """The fee of a fill as ``fee(size, price)``, and the fixed part charged once per fill."""
-    owner, expected = "Backtest", "a relative fee in (-0.1, 0.1), a (fixed, relative) tuple or a callable (size, price) -> fee"
+    owner = "Backtest"
+    expected = "a relative fee in (-0.1, 0.1), a (fixed, relative) tuple or a callable (size, price) -> fee"
     if callable(commission):
         return commission, 0.0
     if isinstance(commission, tuple):
@@ -50,9 +66,9 @@ def fee_function(commission: Commission) -> tuple[Callable[[float, float], float
             raise param_error(owner, "commission", expected, commission)
         fixed = _number(owner, "commission", commission[0], "a (fixed >= 0, relative) tuple", lambda x: x >= 0)
         relative = _number(owner, "commission", commission[1], expected, lambda x: -0.1 < x < 0.1)
-        return (lambda size, price: fixed + abs(size) * price * relative), fixed
+        return LinearFee(fixed, relative), fixed
     relative = _number(owner, "commission", commission, expected, lambda x: -0.1 < x < 0.1)
-    return (lambda size, price: abs(size) * price * relative), 0.0
+    return LinearFee(0.0, relative), 0.0
 
 
 class Backtest:
@@ -139,6 +155,40 @@ class Backtest:
         extras = [result.heatmap] * return_heatmap + [result.optimize_result] * return_optimization
         return (stats, *extras) if extras else stats
 
+    def plot(self, *, results: pd.Series | None = None, filename: str | None = None,
+             plot_width: int | None = None, plot_equity: bool = True, plot_return: bool = False,
+             plot_pl: bool = True, plot_volume: bool = True, plot_drawdown: bool = False,
+             plot_trades: bool = True, smooth_equity: bool = False, relative_equity: bool = True,
+             superimpose: bool | str = True, resample: bool | str = True, reverse_indicators: bool = False,
+             show_legend: bool = True, open_browser: bool = True) -> Any:
+        """Draw the last run (or ``results``) as an interactive Bokeh chart; returns the layout.
+
+        Panels: equity, optional return and drawdown, trade P/L, candlesticks with trades and
+        overlaid indicators, volume, and one panel per other indicator. Runs of over ~10k bars are
+        downsampled (the title says so). Writes a standalone HTML file (``filename``, by default
+        ``<Strategy>.html``) that needs no network, and opens it unless ``open_browser=False``; in
+        a notebook it displays inline.
+        """
+        from backtestkit.plotting._chart import Indicator, plot_backtest
+
+        if results is None:
+            if self._results is None:
+                raise RuntimeError("Backtest.plot needs a run to draw: call Backtest.run() first, "
+                                   "or pass results=stats.")
+            results = self._results
+        strategy = results.get("_strategy") if isinstance(results, pd.Series) else None
+        indicators = [
+            Indicator(array.name, np.asarray(array), plot=array._opts["plot"], overlay=array._opts["overlay"],
+                      color=array._opts["color"], scatter=array._opts["scatter"])
+            for array in getattr(strategy, "_indicators", [])
+        ]
+        return plot_backtest(
+            ohlc=self._data, stats=results, indicators=indicators, filename=filename, plot_width=plot_width,
+            plot_equity=plot_equity, plot_return=plot_return, plot_pl=plot_pl, plot_volume=plot_volume,
+            plot_drawdown=plot_drawdown, plot_trades=plot_trades, smooth_equity=smooth_equity,
+            relative_equity=relative_equity, superimpose=superimpose, resample=resample,
+            reverse_indicators=reverse_indicators, show_legend=show_legend, open_browser=open_browser)
+
     def _check_params(self, params: dict[str, Any]) -> None:
         known = strategy_parameters(self._strategy)
         for name in params:
@@ -153,9 +203,10 @@ class Backtest:
                         exclusive_orders=self._flags["exclusive_orders"])
         strategy = self._strategy(broker, data, params)
         strategy._run_init()
+        start = 1 + warmup_bars(strategy, len(self._data))
         views = IndicatorViews(strategy)
         try:
-            ruined_at = self._loop(broker, data, strategy.next, views, _warmup_bars(strategy._indicators))
+            ruined_at = self._loop(broker, data, strategy.next, views, start)
         finally:
             data._n = len(self._data)
             views.release()
@@ -258,15 +309,6 @@ class _Objective:
         return float(value) if value is not None else np.nan
 
 
-def _warmup_bars(indicators: list[np.ndarray]) -> int:
-    """First bar on which every indicator has a value (bars before it are skipped), at least 1."""
-    first = 0
-    for values in indicators:
-        nan = np.isnan(np.asarray(values, dtype=float))
-        first = max(first, int(nan.argmin(axis=-1).max()) if nan.size else 0)
-    return 1 + first
-
-
 TRADE_COLUMNS = ["Size", "EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "SL", "TP", "PnL",
                  "Commission", "ReturnPct", "EntryTime", "ExitTime", "Duration", "Tag"]
 
@@ -276,6 +318,10 @@ def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray]) ->
     entry_bars = np.array([t._entry_bar for t in trades], dtype=int)
     exit_bars = np.array([t._exit_bar for t in trades], dtype=int)
     entry_times, exit_times = index[entry_bars], index[exit_bars]
+    try:
+        durations = exit_times - entry_times
+    except TypeError:  # labels that do not subtract (names): durations in bars
+        durations = pd.Index(exit_bars - entry_bars)
     columns: dict[str, Any] = {
         "Size": [t._size for t in trades],
         "EntryBar": entry_bars,
@@ -289,10 +335,10 @@ def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray]) ->
         "ReturnPct": [t.pl_pct for t in trades],
         "EntryTime": entry_times,
         "ExitTime": exit_times,
-        "Duration": exit_times - entry_times,
+        "Duration": durations,
         "Tag": [t._tag for t in trades],
     }
-    for array in indicators:
+    for array in indicators if trades else ():
         name, values = array.name, np.asarray(array)
         rows = [(f"{name}", values)] if values.ndim == 1 else [(f"{name}_{j}", v) for j, v in enumerate(values)]
         for label, row in rows:

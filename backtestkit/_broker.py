@@ -121,7 +121,10 @@ class Broker:
             order = Order(self, -float(trade._size), tag=trade._tag, parent_trade=trade,
                           **({"stop": price} if kind == "sl" else {"limit": price}))
             setattr(trade, slot, order)
-            self.orders.insert(0, order)
+            if kind == "sl":
+                self.orders.insert(0, order)  # stop-losses are matched first
+            else:
+                self.orders.append(order)
 
     # --- matching ----------------------------------------------------------------------------
     def process_orders(self) -> None:
@@ -144,14 +147,14 @@ class Broker:
             lo = (cost - self.cash) / net
         elif net < 0:
             hi = (cost - self.cash) / net
-        elif self.trades and self.cash - cost <= 1e-9 * (abs(self.cash) + abs(cost)):
-            lo, hi = np.inf, -np.inf  # a flat hedged book with no money: check every bar
+        elif self.cash - cost <= 1e-9 * (abs(self.cash) + abs(cost)):
+            lo, hi = np.inf, -np.inf  # flat (or hedged flat) with no money left: check now
         slack = 1e-9 * (1 + abs(cost) + abs(self.cash)) / max(abs(net), 1)
-        self.ruin_band = (lo + slack, hi - slack) if self.trades else (-np.inf, np.inf)
+        self.ruin_band = (lo + slack, hi - slack)
 
     def is_ruined(self) -> bool:
         """Whether equity at the current Close is zero or less."""
-        return bool(self.trades) and self.equity <= 0
+        return self.equity <= 0
 
     def _match_pass(self) -> bool:
         """One pass over the queue; True when new stop-loss/take-profit orders must be matched too."""
@@ -309,6 +312,9 @@ class Broker:
         part = Trade(self, -size, trade._entry_price, trade._entry_bar, trade._tag, share, trade._seq,
                      self.i)
         trade._size += size
+        for order in (trade._sl_order, trade._tp_order):
+            if order is not None:
+                order._size = -float(trade._size)
         self.trades.append(part)  # closed at once: it is never seen in the open trades
         self._close_trade(part, price, bar)
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 from math import copysign
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from backtestkit._errors import param_error
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -246,13 +244,10 @@ class Position:
 
     @property
     def pl_pct(self) -> float:
-        """Profit or loss of the open trades in percent, weighted by their sizes."""
+        """Profit or loss of the open trades in percent of what they cost to enter."""
         trades = self._broker.trades
-        if not trades:
-            return 0.0
-        weights = np.abs([trade._size for trade in trades], dtype=float)
-        pl_pcts = np.array([trade.pl_pct for trade in trades])
-        return float((pl_pcts * (weights / weights.sum())).sum() * 100)
+        invested = sum(abs(trade._size) * trade._entry_price for trade in trades)
+        return self.pl / invested * 100 if invested else 0.0
 
     @property
     def is_long(self) -> bool:

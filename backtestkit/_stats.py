@@ -291,12 +291,14 @@ def _longest_and_mean(durations: npt.NDArray[Any], spacing: Any, missing: Any) -
     return _round_up(pd.Timedelta(durations.max()), spacing), _round_up(mean, spacing)
 
 
-def _warmup_bars(strategy: object, n_bars: int) -> int:
+def warmup_bars(strategy: object, n_bars: int) -> int:
     """Bars until every indicator stored on the strategy has a value: its latest first non-NaN.
 
     Indicators are what ``I()`` returns, arrays of an ndarray subclass with one value per bar (2-D:
-    one line per row), kept as attributes; plain ndarrays are the user's own.  An all-NaN line counts
-    as ready at bar 0, as in backtesting.py.
+    one line per row), kept as attributes; plain ndarrays are the user's own, and lines marked
+    ``_opts['warmup'] = False`` (trading signals, mostly NaN by design) do not count.  An all-NaN line
+    counts as ready at bar 0, as in backtesting.py.  The engine starts calling ``next()`` one bar
+    after this, and Buy & Hold is measured from it.
     """
     start = 0
     for value in getattr(strategy, "__dict__", {}).values():
@@ -306,6 +308,7 @@ def _warmup_bars(strategy: object, n_bars: int) -> int:
             and value.dtype.kind == "f"
             and value.ndim in (1, 2)
             and value.shape[-1] == n_bars
+            and getattr(value, "_opts", {}).get("warmup", True)
         ):
             start = max(start, int((~np.isnan(np.atleast_2d(value))).argmax(axis=1).max()))
     return start
@@ -450,7 +453,7 @@ def _stats_dict(
     dd = drawdown(equity)
     ends, peaks, durations = _episodes(index, dd)
     returns, per_year = _period_returns(equity, index, spacing)
-    stats = _overview(index, equity, close, trades, _warmup_bars(strategy, len(equity)), with_fees)
+    stats = _overview(index, equity, close, trades, warmup_bars(strategy, len(equity)), with_fees)
     max_dd = np.nan_to_num(dd.max())
     stats.update(_annualised(equity, returns, per_year, stats["Duration"], max_dd, risk_free_rate))
     slope, rf_pct = beta(equity, close), risk_free_rate * 100

@@ -62,7 +62,7 @@ def _last_two(series: Any) -> tuple[Any, Any]:
 def crossover(series1: Sequence | float, series2: Sequence | float) -> bool:
     """True if ``series1`` has just crossed above ``series2`` (on the last bar).
 
-    >>> crossover(np.array([1, 2, 3]), np.array([2, 2, 2]))
+    >>> crossover(np.array([1, 1, 3]), np.array([2, 2, 2]))
     True
     >>> crossover(np.array([1, 3, 1]), 2)
     False
@@ -110,7 +110,7 @@ def quantile(series: Sequence, quantile: float | None = None) -> float:
     """
     values = np.asarray(series, dtype=float)
     if quantile is None:
-        return float(np.mean(values[:-1] < values[-1])) if values.size else np.nan
+        return float(np.mean(values[:-1] < values[-1])) if values.size > 1 else np.nan
     if not (isinstance(quantile, Number) and 0 <= quantile <= 1):
         raise param_error("quantile", "quantile", "a number in [0, 1] or None", quantile)
     return np.nanpercentile(values, quantile * 100)
@@ -132,13 +132,14 @@ def resample_apply(rule: str, func: Callable[..., Sequence] | None, series: Any,
     """Apply ``func`` to ``series`` resampled to a longer time frame, mapped back onto the bars.
 
     ``rule`` is a pandas offset alias (``'W-FRI'``, ``'4h'``, ``'5D'``). Resampled bars are labelled
-    by their right edge, so each bar only sees completed higher-timeframe bars' values. Inside
+    by their right edge, so each bar only sees completed higher-timeframe bars' values: below, the
+    5-day bar of Jan 1–5 closes at 5.0 and shows from Jan 6 on. Inside
     ``Strategy.init()`` the result is declared as an indicator (``name``/``plot``/``overlay``/... are
     passed to ``Strategy.I``); elsewhere the pandas result is returned.
 
     >>> close = pd.Series(range(1, 11), pd.date_range('2024-01-01', periods=10), name='Close', dtype=float)
     >>> resample_apply('5D', None, close).tolist()
-    [nan, nan, nan, nan, 5.0, 5.0, 5.0, 5.0, 5.0, 10.0]
+    [nan, nan, nan, nan, nan, 5.0, 5.0, 5.0, 5.0, 5.0]
     """
     func = _identity if func is None else func
     if not callable(func):
@@ -189,8 +190,10 @@ class SignalStrategy(Strategy):
 
         style = {"plot": plot, "overlay": False, "scatter": True, "color": "black"}
         self._entry_signal = self.I(signal(entry_size), name="entry size", **style)
+        self._entry_signal._opts["warmup"] = False  # NaN until the first signal: no reason to wait
         if exit_portion is not None:
             self._exit_signal = self.I(signal(exit_portion), name="exit portion", **style)
+            self._exit_signal._opts["warmup"] = False
 
     def next(self) -> None:
         super().next()
