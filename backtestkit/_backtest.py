@@ -64,7 +64,8 @@ def fee_function(commission: Commission) -> tuple[Callable[[float, float], float
     if isinstance(commission, tuple):
         if len(commission) != 2:
             raise param_error(owner, "commission", expected, commission)
-        fixed = _number(owner, "commission", commission[0], "a (fixed >= 0, relative) tuple", lambda x: x >= 0)
+        fixed = _number(owner, "commission", commission[0], "a (fixed >= 0, relative) tuple",
+                        lambda x: x >= 0)
         relative = _number(owner, "commission", commission[1], expected, lambda x: -0.1 < x < 0.1)
         return LinearFee(fixed, relative), fixed
     relative = _number(owner, "commission", commission, expected, lambda x: -0.1 < x < 0.1)
@@ -263,8 +264,8 @@ def _objective(maximize: Any, minimize: Any) -> tuple[str, Callable[[pd.Series],
         return getattr(maximize, "__name__", "objective"), maximize
     keys = [k for k in STATS_KEYS if not k.startswith("_")]
     if not isinstance(maximize, str):
-        raise param_error("Backtest.optimize", "maximize", "a stats key or a callable stats -> float", maximize,
-                          exc=TypeError)
+        raise param_error("Backtest.optimize", "maximize", "a stats key or a callable stats -> float",
+                          maximize, exc=TypeError)
     if maximize not in keys:
         raise unknown_name_error("stats key", maximize, keys, "Backtest.optimize(maximize=...)")
     return maximize, _StatsKey(maximize)
@@ -340,7 +341,8 @@ def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray]) ->
     }
     for array in indicators if trades else ():
         name, values = array.name, np.asarray(array)
-        rows = [(f"{name}", values)] if values.ndim == 1 else [(f"{name}_{j}", v) for j, v in enumerate(values)]
+        rows = ([(f"{name}", values)] if values.ndim == 1
+                else [(f"{name}_{j}", row) for j, row in enumerate(values)])
         for label, row in rows:
             columns[f"Entry_{label}"] = row[entry_bars]
             columns[f"Exit_{label}"] = row[exit_bars]

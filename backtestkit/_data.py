@@ -65,7 +65,7 @@ class _Array(np.ndarray):
         names = self.name
         if not isinstance(names, (list, tuple)) or len(names) != len(values):
             names = [f"{names}_{j}" if len(values) > 1 else names for j in range(len(values))]
-        return pd.DataFrame(dict(zip(names, values)), index=self._index())
+        return pd.DataFrame(dict(zip(names, values, strict=True)), index=self._index())
 
 
 def make_array(values: np.ndarray, *, name: Any, index: pd.Index, opts: dict | None = None) -> _Array:
@@ -136,7 +136,8 @@ class Data:
         try:
             return self._arrays[name][: self._n]
         except KeyError:
-            raise KeyError(f"Column {name!r} not in data. Columns: {', '.join(map(repr, self._arrays))}.")
+            columns = ", ".join(map(repr, self._arrays))
+            raise KeyError(f"Column {name!r} not in data. Columns: {columns}.") from None
 
     @property
     def index(self) -> pd.Index:

@@ -7,6 +7,13 @@ from collections.abc import Iterable
 from typing import Any
 
 
+class Verbatim(str):
+    """Text shown verbatim (unquoted) as the "Got ... instead" part of an error message."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def describe(value: Any) -> str:
     """Short, readable rendering of a user's value for an error message."""
     text = repr(value)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Hashable, Iterable
 import numpy as np
 import pandas as pd
 
-from backtestkit._errors import param_error
+from backtestkit._errors import Verbatim, param_error
 
 OHLC = ("Open", "High", "Low", "Close")
 OHLCV = (*OHLC, "Volume")
@@ -25,13 +25,6 @@ _SPELLINGS = (
 _COLUMNS = "columns 'Open', 'High', 'Low', 'Close' and optionally 'Volume'"
 # _errors.describe() shortens any "Got ..." text longer than this, so row listings are fitted to it.
 _GOT_WIDTH = 80
-
-
-class Verbatim(str):
-    """Text shown verbatim (unquoted) as the "Got ... instead" part of an error message."""
-
-    def __repr__(self) -> str:
-        return str(self)
 
 
 def _label(label: Hashable) -> str:

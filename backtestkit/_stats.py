@@ -18,8 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from backtestkit._errors import param_error
-from backtestkit._ohlcv import Verbatim
+from backtestkit._errors import Verbatim, param_error
 from backtestkit._typing import FloatArray
 
 IntArray = npt.NDArray[np.int64]

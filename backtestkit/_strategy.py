@@ -92,7 +92,7 @@ class Strategy:
     def next(self) -> None:
         """Decide what to do on the current bar; runs once per bar after the indicators warm up."""
 
-    def I(  # noqa: E741, N802 - backtesting.py's name
+    def I(  # noqa: E741, E743, N802 - backtesting.py's name
         self,
         func: Callable[..., Any],
         *args: Any,
@@ -119,8 +119,8 @@ class Strategy:
                 f"Indicator {label!r} must return a 1-D array (or a tuple of them / a DataFrame) as long as "
                 f"the data ({length} bars). Got shape {values.shape} instead.")
         if isinstance(label, list) and (values.ndim != 2 or len(label) != len(values)):
-            raise param_error("Strategy.I", "name", f"one name per indicator line ({len(values) if values.ndim == 2 else 1})",
-                              label)
+            lines = len(values) if values.ndim == 2 else 1
+            raise param_error("Strategy.I", "name", f"one name per indicator line ({lines})", label)
         opts = {"plot": plot, "overlay": overlay, "color": color, "scatter": scatter}
         array = make_array(values, name=label, index=self._data._index_, opts=opts)
         self._indicators.append(array)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 CommissionFunc = Callable[[float, float], float]
-Commission = Union[float, tuple[float, float], CommissionFunc]
+Commission = float | tuple[float, float] | CommissionFunc

@@ -17,7 +17,7 @@ import pandas as pd
 
 from backtestkit._backtest import Backtest
 from backtestkit._data import _Array
-from backtestkit._errors import param_error
+from backtestkit._errors import Verbatim, param_error
 from backtestkit._ohlcv import validate_ohlcv
 from backtestkit._stats import recompute_stats as compute_stats
 from backtestkit._strategy import Strategy, as_label, initialising
@@ -121,9 +121,10 @@ def _as_pandas(series: Any) -> pd.Series | pd.DataFrame:
         return series.s if series.ndim == 1 else series.df
     if not isinstance(series, (pd.Series, pd.DataFrame)):
         raise param_error("resample_apply", "series", "a pandas Series/DataFrame or a strategy's data column "
-                          "or indicator", type(series).__name__, exc=TypeError)
+                          "or indicator", Verbatim(type(series).__name__), exc=TypeError)
     if not isinstance(series.index, pd.DatetimeIndex):
-        raise param_error("resample_apply", "series", "indexed by a DatetimeIndex", type(series.index).__name__)
+        raise param_error("resample_apply", "series", "indexed by a DatetimeIndex",
+                          Verbatim(type(series.index).__name__))
     return series
 
 
@@ -293,7 +294,8 @@ class MultiBacktest:
 
     def __init__(self, df_list: Sequence[pd.DataFrame], strategy_cls: type[Strategy], **kwargs: Any) -> None:
         if isinstance(df_list, pd.DataFrame) or not len(df_list):
-            raise param_error("MultiBacktest", "df_list", "a non-empty list of DataFrames", df_list, exc=TypeError)
+            raise param_error("MultiBacktest", "df_list", "a non-empty list of DataFrames", df_list,
+                              exc=TypeError)
         self._backtests = [Backtest(df, strategy_cls, **kwargs) for df in df_list]
 
     def run(self, **params: Any) -> pd.DataFrame:

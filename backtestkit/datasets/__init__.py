@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from backtestkit._errors import param_error
-from backtestkit._ohlcv import OHLCV, Verbatim, normalise_columns, validate_ohlcv
+from backtestkit._errors import Verbatim, param_error
+from backtestkit._ohlcv import OHLCV, normalise_columns, validate_ohlcv
 
 __all__ = ["load_daily", "load_hourly", "read_ohlcv"]
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from backtestkit._errors import param_error
-from backtestkit._ohlcv import OHLC, Verbatim, validate_ohlcv
+from backtestkit._errors import Verbatim, param_error
+from backtestkit._ohlcv import OHLC, validate_ohlcv
 
 _OWNER = "random_ohlc_data"
 

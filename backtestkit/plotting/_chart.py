@@ -40,8 +40,7 @@ from bokeh.plotting import figure
 from bokeh.resources import INLINE
 from bokeh.transform import linear_cmap
 
-from backtestkit._errors import param_error
-from backtestkit._ohlcv import Verbatim
+from backtestkit._errors import Verbatim, param_error
 from backtestkit.plotting._downsample import (
     Grouping,
     by_rule,
