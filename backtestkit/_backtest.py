@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable
 from numbers import Number
@@ -152,7 +153,9 @@ class Backtest:
             owner="Backtest.optimize", method=method, max_tries=max_tries, constraint=constraint,
             random_state=random_state, n_jobs=n_jobs, show_progress=show_progress,
             return_optimization=return_optimization, objective_name=objective_name)
-        stats = self.run(**result.best_params)
+        with warnings.catch_warnings():  # as quiet as the runs it chose from
+            warnings.simplefilter("ignore", UserWarning)
+            stats = self.run(**result.best_params)
         extras = [result.heatmap] * return_heatmap + [result.optimize_result] * return_optimization
         return (stats, *extras) if extras else stats
 
@@ -299,7 +302,8 @@ class _Objective:
     """
 
     def __init__(self, backtest: Backtest, score: Callable[[pd.Series], float]) -> None:
-        self.backtest = backtest
+        self.backtest = copy.copy(backtest)
+        self.backtest._results = None  # workers need the set-up, not the last run's results
         self.score = score
 
     def __call__(self, params: dict[str, Any]) -> float:

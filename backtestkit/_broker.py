@@ -128,9 +128,17 @@ class Broker:
 
     # --- matching ----------------------------------------------------------------------------
     def process_orders(self) -> None:
-        """Match every pending order against the current bar."""
-        while self._match_pass():
-            pass
+        """Match every pending order against the current bar.
+
+        A market entry's new stop-loss/take-profit are matched on the entry bar too (a second pass
+        over just those orders); nothing else is matched twice, so a stop-limit that triggered on
+        this bar, or a bracket deferred for an intrabar ambiguity, waits as it should.
+        """
+        self._brackets: list[Order] = []
+        self._match(list(self.orders))
+        while self._brackets:
+            orders, self._brackets = self._brackets, []
+            self._match(orders)
         self._refresh_exposure()
 
     def _refresh_exposure(self) -> None:
@@ -156,12 +164,11 @@ class Broker:
         """Whether equity at the current Close is zero or less."""
         return self.equity <= 0
 
-    def _match_pass(self) -> bool:
-        """One pass over the queue; True when new stop-loss/take-profit orders must be matched too."""
+    def _match(self, orders: list[Order]) -> None:
+        """Match ``orders`` (in queue order) against the current bar."""
         i = self.i
         bar_open, high, low = self._open[i], self._high[i], self._low[i]
-        reprocess = False
-        for order in list(self.orders):
+        for order in orders:
             if not order._live:
                 continue
             is_market = order._limit is None and order._stop is None
@@ -172,8 +179,7 @@ class Broker:
             if order._parent is not None:
                 self._fill_closing(order, price, bar)
             else:
-                reprocess |= self._fill_new(order, price, bar, is_market=is_market, low=low, high=high)
-        return reprocess
+                self._fill_new(order, price, bar, is_market=is_market, low=low, high=high)
 
     def _fill_price(self, order: Order, bar_open: float, high: float, low: float) -> tuple[float, int] | None:
         """The price and bar an order fills at on this bar, or None if it does not fill."""
@@ -213,7 +219,7 @@ class Broker:
             self.orders.remove(order)
 
     def _fill_new(self, order: Order, price: float, bar: int, *, is_market: bool, low: float,
-                  high: float) -> bool:
+                  high: float) -> None:
         """Fill a new order: close opposite trades (FIFO), then open a trade with what remains."""
         self.cancel_order(order)
         adjusted = price * (1 + copysign(self._spread, order._size))
@@ -223,7 +229,7 @@ class Broker:
             size = self._units_for_share(size, unit_cost)
             if not size:
                 self._warn_margin("relative-sized order")
-                return False
+                return
         need = int(size)
         if not self._hedging:
             for trade in list(self.trades):
@@ -239,22 +245,19 @@ class Broker:
                     break
         if need and abs(need) * unit_cost + self._fixed_fee > self.margin_available() * self._leverage:
             self._warn_margin("order")
-            return False
+            return
         if not need:
-            return False
+            return
         trade = self._open_trade(adjusted, need, order, bar)
         sl, tp = order._sl, order._tp
-        if sl is None and tp is None:
-            return False
         if is_market:
-            return True
-        if any(x is not None and low <= x <= high for x in (sl, tp)):
+            self._brackets += [o for o in (trade._sl_order, trade._tp_order) if o is not None]
+        elif any(x is not None and low <= x <= high for x in (sl, tp)):
             warnings.warn(
                 f"({self.index[self.i]}) A stop-loss or take-profit would fill in the same bar as its "
                 f"stop/limit entry ({trade!r}). The order of prices within a bar is unknown, so it is "
                 "matched from the next bar on.",
                 UserWarning, stacklevel=2)
-        return False
 
     def _unit_cost(self, size: float, adjusted: float, price: float) -> float:
         """Cash one unit takes: the spread-adjusted price plus its share of the variable fee.

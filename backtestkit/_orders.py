@@ -5,13 +5,31 @@ They are thin handles on the broker's state; the broker (``_broker.py``) does th
 
 from __future__ import annotations
 
-from math import copysign
+from math import copysign, inf
+from numbers import Number
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from backtestkit._errors import param_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from backtestkit._broker import Broker
+
+
+_PLAIN_NUMBERS = (int, float, np.float64, np.int64)
+
+
+def is_number(value: Any) -> bool:
+    """A real number, not a bool (the common types checked first: this runs for every order)."""
+    return type(value) in _PLAIN_NUMBERS or (
+        isinstance(value, Number) and not isinstance(value, (bool, complex)))
+
+
+def check_price(owner: str, name: str, value: Any) -> None:
+    """Prices of orders and brackets: None, or a finite number > 0."""
+    if value is not None and not (is_number(value) and 0 < value < inf):
+        raise param_error(owner, name, "a finite price > 0 or None", value)
 
 
 def _fmt(value: Any) -> str:
@@ -66,6 +84,7 @@ class Order:
 
     @property
     def limit(self) -> float | None:
+        """The limit price, or None for a market or stop order."""
         return self._limit
 
     @property
@@ -75,26 +94,32 @@ class Order:
 
     @property
     def sl(self) -> float | None:
+        """The stop-loss price for the trade this order opens, or None."""
         return self._sl
 
     @property
     def tp(self) -> float | None:
+        """The take-profit price for the trade this order opens, or None."""
         return self._tp
 
     @property
     def tag(self) -> object:
+        """Whatever the strategy passed as ``tag``; the trade it opens carries it too."""
         return self._tag
 
     @property
     def parent_trade(self) -> Trade | None:
+        """The trade this order closes (stop-loss, take-profit or ``close()``), or None."""
         return self._parent
 
     @property
     def is_long(self) -> bool:
+        """True for a buy order."""
         return self._size > 0
 
     @property
     def is_short(self) -> bool:
+        """True for a sell order."""
         return self._size < 0
 
     @property
@@ -148,38 +173,47 @@ class Trade:
 
     @property
     def entry_price(self) -> float:
+        """Price the trade was entered at (the spread included)."""
         return self._entry_price
 
     @property
     def exit_price(self) -> float | None:
+        """Price the trade was closed at, or None while it is open."""
         return self._exit_price
 
     @property
     def entry_bar(self) -> int:
+        """Index (position) of the bar the trade was entered on."""
         return self._entry_bar
 
     @property
     def exit_bar(self) -> int | None:
+        """Index (position) of the bar the trade was closed on, or None while it is open."""
         return self._exit_bar
 
     @property
     def entry_time(self) -> Any:
+        """Index label (timestamp) of the entry bar."""
         return self._broker.index[self._entry_bar]
 
     @property
     def exit_time(self) -> Any:
+        """Index label (timestamp) of the exit bar, or None while the trade is open."""
         return None if self._exit_bar is None else self._broker.index[self._exit_bar]
 
     @property
     def tag(self) -> object:
+        """The ``tag`` of the order that opened the trade."""
         return self._tag
 
     @property
     def is_long(self) -> bool:
+        """True for a long trade (size > 0)."""
         return self._size > 0
 
     @property
     def is_short(self) -> bool:
+        """True for a short trade (size < 0)."""
         return self._size < 0
 
     def _price(self) -> float:
@@ -203,20 +237,24 @@ class Trade:
 
     @property
     def sl(self) -> float | None:
+        """Stop-loss price; set it to move the stop (None removes it)."""
         order = self._sl_order
         return order._stop if order is not None else self._sl_value
 
     @sl.setter
     def sl(self, price: float | None) -> None:
+        check_price("Trade.sl", "sl", price)
         self._broker.set_contingent(self, "sl", price)
 
     @property
     def tp(self) -> float | None:
+        """Take-profit price; set it to move the target (None removes it)."""
         order = self._tp_order
         return order._limit if order is not None else self._tp_value
 
     @tp.setter
     def tp(self, price: float | None) -> None:
+        check_price("Trade.tp", "tp", price)
         self._broker.set_contingent(self, "tp", price)
 
 
@@ -236,10 +274,12 @@ class Position:
 
     @property
     def size(self) -> int | float:
+        """Net units held over all open trades: positive long, negative short."""
         return sum(trade._size for trade in self._broker.trades)
 
     @property
     def pl(self) -> float:
+        """Profit or loss of the open trades in cash (before their fees)."""
         return sum(trade.pl for trade in self._broker.trades)
 
     @property
@@ -251,10 +291,12 @@ class Position:
 
     @property
     def is_long(self) -> bool:
+        """True when the net position is long."""
         return self.size > 0
 
     @property
     def is_short(self) -> bool:
+        """True when the net position is short."""
         return self.size < 0
 
     def close(self, portion: float = 1.0) -> None:

@@ -294,9 +294,9 @@ def warmup_bars(strategy: object, n_bars: int) -> int:
     """Bars until every indicator stored on the strategy has a value: its latest first non-NaN.
 
     Indicators are what ``I()`` returns, arrays of an ndarray subclass with one value per bar (2-D:
-    one line per row), kept as attributes; plain ndarrays are the user's own, and lines marked
-    ``_opts['warmup'] = False`` (trading signals, mostly NaN by design) do not count.  An all-NaN line
-    counts as ready at bar 0, as in backtesting.py.  The engine starts calling ``next()`` one bar
+    one line per row), kept as attributes; plain ndarrays are the user's own, and scatter indicators
+    (signals, NaN between events by design) do not count.  An all-NaN line counts as ready at bar 0,
+    as in backtesting.py.  The engine starts calling ``next()`` one bar
     after this, and Buy & Hold is measured from it.
     """
     start = 0
@@ -307,7 +307,7 @@ def warmup_bars(strategy: object, n_bars: int) -> int:
             and value.dtype.kind == "f"
             and value.ndim in (1, 2)
             and value.shape[-1] == n_bars
-            and getattr(value, "_opts", {}).get("warmup", True)
+            and not getattr(value, "_opts", {}).get("scatter", False)
         ):
             start = max(start, int((~np.isnan(np.atleast_2d(value))).argmax(axis=1).max()))
     return start

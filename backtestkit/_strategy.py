@@ -14,7 +14,7 @@ import pandas as pd
 
 from backtestkit._data import OHLCV, Data, _Array, make_array
 from backtestkit._errors import param_error
-from backtestkit._orders import Order, Position, Trade
+from backtestkit._orders import Order, Position, Trade, check_price, is_number
 
 FULL_EQUITY = float(1 - sys.float_info.epsilon)  # default order size: all available margin
 
@@ -164,12 +164,11 @@ class Strategy:
     def _order(self, side: str, size: float, limit: float | None, stop: float | None,
                sl: float | None, tp: float | None, tag: object) -> Order:
         owner = f"Strategy.{side}"
-        if not (_is_number(size) and (0 < size < 1 or (size >= 1 and float(size).is_integer()))):
+        if not (is_number(size) and (0 < size < 1 or (size >= 1 and float(size).is_integer()))):
             raise param_error(owner, "size", "a share of available margin in (0, 1) or a whole number "
                               "of units >= 1", size)
         for name, value in (("limit", limit), ("stop", stop), ("sl", sl), ("tp", tp)):
-            if value is not None and not (_is_number(value) and 0 < value < np.inf):
-                raise param_error(owner, name, "a finite price > 0 or None", value)
+            check_price(owner, name, value)
         sign = 1 if side == "buy" else -1
         broker = self._broker
         price = limit or stop or broker.last_price * (1 + sign * broker._spread)
@@ -191,6 +190,7 @@ class Strategy:
 
     @property
     def position(self) -> Position:
+        """The net position of all open trades (``bool(self.position)``: anything held?)."""
         return self._position
 
     @property
@@ -200,20 +200,13 @@ class Strategy:
 
     @property
     def trades(self) -> tuple[Trade, ...]:
+        """Open trades, oldest first."""
         return tuple(self._broker.trades)
 
     @property
     def closed_trades(self) -> tuple[Trade, ...]:
+        """Closed trades (and closed parts of trades), in the order they were closed."""
         return tuple(self._broker.closed_trades)
-
-
-_PLAIN_NUMBERS = (int, float, np.float64, np.int64)
-
-
-def _is_number(value: Any) -> bool:
-    """A real number, not a bool (the common types checked first: this runs for every order)."""
-    return type(value) in _PLAIN_NUMBERS or (isinstance(value, Number) and not isinstance(value, bool)
-                                              and not isinstance(value, complex))
 
 
 def _as_float(value: float | None) -> float | None:

@@ -191,10 +191,8 @@ class SignalStrategy(Strategy):
 
         style = {"plot": plot, "overlay": False, "scatter": True, "color": "black"}
         self._entry_signal = self.I(signal(entry_size), name="entry size", **style)
-        self._entry_signal._opts["warmup"] = False  # NaN until the first signal: no reason to wait
         if exit_portion is not None:
             self._exit_signal = self.I(signal(exit_portion), name="exit portion", **style)
-            self._exit_signal._opts["warmup"] = False
 
     def next(self) -> None:
         super().next()

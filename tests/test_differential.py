@@ -744,6 +744,11 @@ def observer(lib: Library) -> type:
             self.seen.append(self.view())
             bar, close, width = len(self.data), self.data.Close[-1], self.width
             if bar % 10 == 0:
+                # A resting limit entry filling on the bar a market entry with brackets fills is where
+                # backtesting.py re-matches its whole queue (deliberate fix 1b): keep them apart.
+                for order in self.orders:
+                    if order.limit is not None and not order.is_contingent:
+                        order.cancel()
                 self.buy(size=0.3, sl=close * (1 - width), tag=bar)
             elif bar % 10 == 5:
                 self.sell(size=0.2, limit=close * (1 + width / 10), tp=close * (1 - width), tag=-bar)
@@ -779,16 +784,16 @@ def observer(lib: Library) -> type:
 
 
 @pytest.mark.parametrize(
-    "data, width, n_trades", [(GOOG, 0.03, 577), (EURUSD.iloc[:2000], 0.003, 603)], ids=["GOOG", "EURUSD"]
+    "data, width, n_trades", [(GOOG, 0.03, 571), (EURUSD.iloc[:2000], 0.003, 572)], ids=["GOOG", "EURUSD"]
 )
 def test_per_bar_views(data, width, n_trades):
     def exercises(stats):
         seen = pd.DataFrame(stats._strategy.seen)
         assert len(seen) == len(data) - 5 and seen["len(data)"][0] == 6  # first next() once SMA(5) is warm
-        assert seen.filter(like="trades (").iloc[:, 0].map(len).max() == 5  # up to 5 open trades
+        assert seen.filter(like="trades (").iloc[:, 0].map(len).max() == 4  # up to 4 open trades
         assert seen.filter(like="orders").iloc[:, 0].map(bool).sum() > 1500
         assert seen.df[1] == ((7, 5), data.index[6], data.Close.iloc[6])
-        assert len(stats._trades) == n_trades and min(exits_at(stats, "SL"), exits_at(stats, "TP")) > 50
+        assert len(stats._trades) == n_trades and min(exits_at(stats, "SL"), exits_at(stats, "TP")) > 40
 
     options = dict(hedging=True, commission=0.001, run_kwargs=dict(width=width))
     expected, _ = run(ORACLE, observer, data, **options)
@@ -916,13 +921,17 @@ def test_multi_backtest():
     datasets = [GOOG.iloc[:1000], EURUSD.iloc[:1000], GOOG.iloc[:500]]
 
     def both(lib):
-        multi = lib.MultiBacktest(datasets, picklable(sma_cross(lib), lib), commission=0.002)
+        # backtesting.py's workers import the strategy by name; ours get it by value (cloudpickle)
+        strategy = picklable(sma_cross(lib), lib) if lib is ORACLE else sma_cross(lib)
+        multi = lib.MultiBacktest(datasets, strategy, commission=0.002)
         return multi.run(n1=5, n2=12), multi.optimize(n1=[5, 10], n2=[15, 20])
 
     (expected_runs, expected_grid), expected_warnings = record(lambda: both(ORACLE))
     assert expected_runs.shape == (32, 3) and expected_grid.shape == (4, 3)
     (actual_runs, actual_grid), actual_warnings = record(lambda: both(OURS))
-    assert_same_frame(actual_runs, expected_runs, "MultiBacktest.run()")
+    # the stats keys we append after 'Kelly Criterion' come last
+    assert list(actual_runs.index[len(expected_runs):]) == ["Omega Ratio", "Ulcer Index"]
+    assert_same_frame(actual_runs.iloc[: len(expected_runs)], expected_runs, "MultiBacktest.run()")
     assert_same_frame(actual_grid, expected_grid, "MultiBacktest.optimize()")
     assert_same_warnings(actual_warnings, expected_warnings)
 

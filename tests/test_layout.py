@@ -1,0 +1,113 @@
+"""The public API and the package layout, checked mechanically: exported names, docstrings, what
+``import backtestkit`` loads, and the one-way flow of imports between modules."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import backtestkit
+import backtestkit.lib
+
+PACKAGE = Path(backtestkit.__file__).resolve().parent
+PUBLIC_MODULES = ["backtestkit", "backtestkit.lib", "backtestkit.datasets"]
+
+# backtesting.lib (0.6) names backtestkit.lib promises to provide
+PROMISED_LIB_NAMES = {
+    "crossover", "cross", "barssince", "quantile", "resample_apply", "compute_stats", "random_ohlc_data",
+    "SignalStrategy", "TrailingStrategy", "FractionalBacktest", "MultiBacktest", "OHLCV_AGG", "TRADES_AGG",
+    "plot_heatmaps",
+}
+
+# Imports flow down this list and never back up (nor sideways between different entries of one layer).
+# A package (optimize/, plotting/, datasets/) is one entry: its modules may import each other.
+LAYERS = [
+    {"_errors", "_typing", "_version"},
+    {"_ohlcv", "_data"},
+    {"datasets"},
+    {"_orders"},
+    {"_broker"},
+    {"_strategy"},
+    {"_stats"},
+    {"optimize", "plotting"},
+    {"_backtest"},
+    {"lib"},
+    {"__init__"},  # the front door re-exports from anywhere below it
+]
+RANK = {name: rank for rank, layer in enumerate(LAYERS) for name in layer}
+ENGINE_ONLY = {"_backtest", "_broker"}  # search methods and plots never see the engine
+HEAVY = ("bokeh", "skopt", "joblib", "tqdm")
+
+
+# --- exported names and docstrings ---------------------------------------------------------------
+
+
+def test_front_door_all_is_sorted_and_complete():
+    names = backtestkit.__all__
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
+    assert all(hasattr(backtestkit, name) for name in names)
+    assert {"Backtest", "Strategy", "Order", "Trade", "Position", "__version__"} <= set(names)
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES)
+def test_every_exported_name_exists(module):
+    imported = importlib.import_module(module)
+    missing = [name for name in imported.__all__ if not hasattr(imported, name)]
+    assert missing == []
+    assert len(set(imported.__all__)) == len(imported.__all__)
+
+
+def test_lib_provides_the_promised_backtesting_lib_names():
+    assert set(backtestkit.lib.__all__) == PROMISED_LIB_NAMES
+
+
+def _public_callables() -> list[tuple[str, object]]:
+    """Every exported function and class, and the public methods of the classes."""
+    found = []
+    for module in PUBLIC_MODULES:
+        imported = importlib.import_module(module)
+        for name in imported.__all__:
+            obj = getattr(imported, name)
+            if not callable(obj):
+                continue
+            found.append((f"{module}.{name}", obj))
+            if inspect.isclass(obj):
+                for attr, member in inspect.getmembers(obj, callable):
+                    if not attr.startswith("_") and not inspect.isclass(member):
+                        found.append((f"{module}.{name}.{attr}", member))
+    return found
+
+
+def _public_properties() -> list[tuple[str, property]]:
+    found = []
+    for module in PUBLIC_MODULES:
+        imported = importlib.import_module(module)
+        for name in imported.__all__:
+            obj = getattr(imported, name)
+            if inspect.isclass(obj):
+                for attr in dir(obj):
+                    static = inspect.getattr_static(obj, attr)
+                    if not attr.startswith("_") and isinstance(static, property):
+                        found.append((f"{module}.{name}.{attr}", static))
+    return found
+
+
+def test_every_public_callable_has_a_docstring():
+    callables = _public_callables()
+    assert len(callables) > 30  # the walk really finds the API
+    assert [name for name, obj in callables if not inspect.getdoc(obj)] == []
+
+
+def test_every_public_property_has_a_docstring():
+    properties = _public_properties()
+    assert len(properties) > 20  # Order, Trade, Position and Strategy all have some
+    assert [name for name, prop in properties if not (prop.fget.__doc__ or "").strip()] == []
+
+
