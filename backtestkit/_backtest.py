@@ -264,7 +264,8 @@ def _objective(maximize: Any, minimize: Any) -> tuple[str, Callable[[pd.Series],
         name, score = _objective(minimize, None)
         return name, _Negated(score)
     if callable(maximize):
-        return getattr(maximize, "__name__", "objective"), maximize
+        name = getattr(maximize, "__name__", "<lambda>")
+        return ("objective" if name == "<lambda>" else name), maximize
     keys = [k for k in STATS_KEYS if not k.startswith("_")]
     if not isinstance(maximize, str):
         raise param_error("Backtest.optimize", "maximize", "a stats key or a callable stats -> float",
@@ -307,10 +308,14 @@ class _Objective:
         self.score = score
 
     def __call__(self, params: dict[str, Any]) -> float:
+        """The score of one combination; NaN (ranked last) when it made no trade, as in backtesting.py."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             broker, strategy, equity = self.backtest._simulate(params)
-        value = self.score(self.backtest._stats(broker, strategy, equity))
+        stats = self.backtest._stats(broker, strategy, equity)
+        if not stats["# Trades"]:
+            return np.nan
+        value = self.score(stats)
         return float(value) if value is not None else np.nan
 
 

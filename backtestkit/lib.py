@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from numbers import Number
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,9 @@ from backtestkit._ohlcv import validate_ohlcv
 from backtestkit._stats import recompute_stats as compute_stats
 from backtestkit._strategy import Strategy, as_label, initialising
 from backtestkit.datasets._random import random_ohlc_data
+
+if TYPE_CHECKING:  # at run time, __getattr__ below imports it (and bokeh) on first use
+    from backtestkit.plotting import plot_heatmaps
 
 __all__ = [
     "OHLCV_AGG",
@@ -308,13 +311,10 @@ class MultiBacktest:
         return pd.DataFrame({i: bt.optimize(**kwargs)[1] for i, bt in enumerate(self._backtests)})
 
 
-def plot_heatmaps(heatmap: pd.Series, agg: str | Callable = "max", *, ncols: int = 3,
-                  plot_width: int = 1200, filename: str = "", open_browser: bool = True) -> Any:
-    """Plot a grid of 2-D heatmaps of an optimisation heatmap, one per pair of parameters.
+def __getattr__(name: str) -> Any:
+    """``plot_heatmaps`` (backtestkit.plotting) is imported, with bokeh, on first use."""
+    if name == "plot_heatmaps":
+        from backtestkit.plotting import plot_heatmaps
 
-    See :func:`backtestkit.plotting.plot_heatmaps`.
-    """
-    from backtestkit.plotting import plot_heatmaps as plot
-
-    return plot(heatmap, agg, ncols=ncols, plot_width=plot_width, filename=filename,
-                open_browser=open_browser)
+        return plot_heatmaps
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -69,7 +69,8 @@ class Browser:
         driver.save_screenshot(str(screenshot))
         errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
         events = (json.loads(entry["message"])["message"] for entry in driver.get_log("performance"))
-        requests = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
+        sent = (e for e in events if e["method"] == "Network.requestWillBeSent")
+        requests = [e["params"]["request"]["url"] for e in sent]
         return RenderedPage(canvases, errors, requests, screenshot)
 
 
