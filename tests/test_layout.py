@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import ast
 import importlib
 import inspect
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
