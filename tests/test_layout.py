@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +111,65 @@ def test_every_public_property_has_a_docstring():
     assert [name for name, prop in properties if not (prop.fget.__doc__ or "").strip()] == []
 
 
+
+
+# --- what importing costs --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES)
+def test_importing_loads_no_heavy_dependency_and_warns_nothing(module):
+    code = f"import sys, {module}; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+# --- one-way imports -------------------------------------------------------------------------------
+
+
+def _component(path: Path) -> str:
+    """The LAYERS entry a file belongs to: its module name, or its subpackage's name."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return parts[0]
+
+
+def _imported_components(tree: ast.Module) -> set[str]:
+    """backtestkit components a module imports at run time (TYPE_CHECKING blocks excluded)."""
+    for node in list(ast.walk(tree)):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            node.body = []
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("backtestkit."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("backtestkit.")}
+    return found
+
+
+def _import_edges() -> list[tuple[str, str, str]]:
+    edges = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = _component(path)
+        for target in _imported_components(ast.parse(path.read_text())):
+            if target != source:
+                edges.append((str(path.relative_to(PACKAGE)), source, target))
+    return edges
+
+
+def test_every_module_has_a_layer():
+    assert {_component(p) for p in PACKAGE.rglob("*.py")} <= set(RANK)
+
+
+def test_imports_flow_one_way():
+    edges = _import_edges()
+    assert len(edges) > 20  # the walk really sees the imports
+    upward = [(file, target) for file, source, target in edges if RANK[target] >= RANK[source]]
+    assert upward == []
+
+
+def test_search_methods_and_plots_never_see_the_engine():
+    seen = [(file, target) for file, source, target in _import_edges()
+            if source in {"optimize", "plotting"} and target in ENGINE_ONLY]
+    assert seen == []
