@@ -1,0 +1,167 @@
+"""Backtest.optimize(): the glue between a backtest and the search methods, end to end."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from backtesting import Backtest as OracleBacktest
+from backtesting import Strategy as OracleStrategy
+from backtesting.lib import crossover as oracle_crossover
+from backtesting.test import GOOG
+
+from backtestkit import Backtest, Strategy
+from backtestkit.lib import crossover
+
+
+def sma(values, n):
+    return pd.Series(values).rolling(n).mean()
+
+
+def sma_cross(base, cross):
+    class SmaCross(base):
+        n1 = 10
+        n2 = 20
+
+        def init(self):
+            self.fast = self.I(sma, self.data.Close, self.n1)
+            self.slow = self.I(sma, self.data.Close, self.n2)
+
+        def next(self):
+            if cross(self.fast, self.slow):
+                self.position.close()
+                self.buy()
+            elif cross(self.slow, self.fast):
+                self.position.close()
+                self.sell()
+
+    return SmaCross
+
+
+SmaCross = sma_cross(Strategy, crossover)
+OracleSmaCross = sma_cross(OracleStrategy, oracle_crossover)
+OracleSmaCross.__qualname__ = "OracleSmaCross"  # backtesting.py's workers import the strategy by name
+DATA = GOOG.iloc[:600]
+GRID = dict(n1=range(5, 30, 5), n2=[10, 20, 40, 60], constraint=lambda p: p.n1 < p.n2)
+
+
+def optimize(**kwargs):
+    bt = Backtest(DATA, SmaCross, commission=0.002)
+    return bt, bt.optimize(**{"n_jobs": 1, "show_progress": False, **kwargs})
+
+
+def test_same_best_run_and_heatmap_as_backtesting_py():
+    oracle = OracleBacktest(DATA, OracleSmaCross, commission=0.002)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected, expected_heatmap = oracle.optimize(**GRID, maximize="Equity Final [$]", return_heatmap=True)
+    _, (stats, heatmap) = optimize(**GRID, maximize="Equity Final [$]", return_heatmap=True)
+    assert str(stats["_strategy"]) == str(expected["_strategy"])
+    assert stats["Equity Final [$]"] == pytest.approx(expected["Equity Final [$]"], rel=1e-9)
+    pd.testing.assert_series_equal(heatmap, expected_heatmap, check_names=False, rtol=1e-9)
+    assert heatmap.name == "Equity Final [$]" and list(heatmap.index.names) == ["n1", "n2"]
+
+
+def test_the_best_run_is_what_plot_and_stats_show():
+    bt, stats = optimize(**GRID)
+    assert bt._results is stats
+    assert str(stats["_strategy"]).startswith("SmaCross(n1=")
+
+
+def test_callable_objective_sees_the_trades_and_equity_curve():
+    def profit_per_trade(stats):
+        assert {"_trades", "_equity_curve"} <= set(stats.index)
+        return stats["_trades"]["PnL"].mean()
+
+    _, (stats, heatmap) = optimize(**GRID, maximize=profit_per_trade, return_heatmap=True)
+    assert heatmap.name == "profit_per_trade"
+    assert stats["_trades"]["PnL"].mean() == pytest.approx(heatmap.max())
+
+
+def test_minimize_and_its_lambda_spelling_agree():
+    _, (low, heatmap) = optimize(**GRID, minimize="Max. Drawdown [%]", return_heatmap=True)
+    _, by_lambda = optimize(**GRID, maximize=lambda s: -s["Max. Drawdown [%]"])
+    # drawdowns are negative percentages: minimising picks the deepest one
+    assert low["Max. Drawdown [%]"] == pytest.approx(-heatmap.max())
+    assert str(by_lambda["_strategy"]) == str(low["_strategy"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, exception, match",
+    [
+        (dict(maximize="Sharp Ratio"), ValueError,
+         r"Unknown stats key 'Sharp Ratio' for Backtest.optimize\(maximize=...\). Known: .* Did you mean 'Sharpe Ratio'\?"),
+        (dict(maximize=3), TypeError, r"The 'maximize' parameter of Backtest.optimize must be a stats key or a callable"),
+        (dict(maximize="Sharpe Ratio", minimize="SQN", n1=[1]), ValueError, r"takes 'maximize' or 'minimize', not both"),
+        (dict(n3=[1, 2]), ValueError, r"Unknown parameter 'n3'"),
+        (dict(), ValueError, r"."),
+        (dict(n1=[]), ValueError, r"n1"),
+        (dict(n1=[5, 10], n2=[4], constraint=lambda p: p.n1 < p.n2), ValueError, r"admissible|constraint"),
+    ],
+)
+def test_bad_arguments_raise_before_any_run(kwargs, exception, match):
+    bt = Backtest(DATA, SmaCross)
+    with pytest.raises(exception, match=match):
+        bt.optimize(**{"maximize": "SQN", **kwargs, "n_jobs": 1, "show_progress": False})
+    assert bt._results is None
+
+
+def test_runs_without_trades_rank_last():
+    class Never(Strategy):
+        n = 1
+
+        def next(self):
+            if self.n == 3 and len(self.data) == 100:
+                self.buy()
+
+    bt = Backtest(DATA, Never, finalize_trades=True)
+    stats, heatmap = bt.optimize(n=[1, 2, 3], maximize="Equity Final [$]", return_heatmap=True, n_jobs=1,
+                                 show_progress=False)
+    assert heatmap.isna().tolist() == [True, True, False]  # no trade, no score: as backtesting.py
+    assert str(stats["_strategy"]) == "Never(n=3)"
+
+
+def test_a_failing_combination_is_named():
+    class Fragile(Strategy):
+        n = 1
+
+        def next(self):
+            if self.n == 2:
+                raise ZeroDivisionError("boom")
+
+    with pytest.raises(ZeroDivisionError, match="n=2|'n': 2"):
+        Backtest(DATA, Fragile).optimize(n=[1, 2, 3], n_jobs=1, show_progress=False)
+
+
+def test_skopt_returns_its_optimize_result():
+    _, (stats, heatmap, result) = optimize(**GRID, method="skopt", max_tries=8, random_state=0,
+                                           return_heatmap=True, return_optimization=True)
+    assert len(heatmap) == 8 and len(result.x_iters) == 8
+    assert set(heatmap.index.get_level_values("n1")) <= set(GRID["n1"])  # only listed values
+
+
+def test_same_result_in_process_on_loky_and_on_a_dask_cluster(tmp_path):
+    from dask.distributed import Client, LocalCluster
+
+    expected = optimize(**GRID, return_heatmap=True)[1]
+    loky = optimize(**GRID, return_heatmap=True, n_jobs=2)[1]
+    pd.testing.assert_series_equal(loky[1], expected[1])
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None)
+    client = Client(cluster)
+    try:
+        workers = set(client.run(os.getpid).values())
+        with joblib.parallel_config(backend="dask"):
+            on_dask = optimize(**GRID, return_heatmap=True, n_jobs=None)[1]
+        ran_on = client.run(lambda: bool(__import__("sys").modules.get("backtestkit._broker")))
+        assert workers and all(ran_on.values())  # the backtests ran in the cluster's worker processes
+    finally:
+        client.close()
+        cluster.close()
+    pd.testing.assert_series_equal(on_dask[1], expected[1])
+    assert str(on_dask[0]["_strategy"]) == str(expected[0]["_strategy"])
+    assert np.isfinite(expected[1]).all()
