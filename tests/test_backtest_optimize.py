@@ -94,9 +94,12 @@ def test_minimize_and_its_lambda_spelling_agree():
     "kwargs, exception, match",
     [
         (dict(maximize="Sharp Ratio"), ValueError,
-         r"Unknown stats key 'Sharp Ratio' for Backtest.optimize\(maximize=...\). Known: .* Did you mean 'Sharpe Ratio'\?"),
-        (dict(maximize=3), TypeError, r"The 'maximize' parameter of Backtest.optimize must be a stats key or a callable"),
-        (dict(maximize="Sharpe Ratio", minimize="SQN", n1=[1]), ValueError, r"takes 'maximize' or 'minimize', not both"),
+         r"Unknown stats key 'Sharp Ratio' for Backtest.optimize\(maximize=...\). Known: .* "
+         r"Did you mean 'Sharpe Ratio'\?"),
+        (dict(maximize=3), TypeError,
+         r"The 'maximize' parameter of Backtest.optimize must be a stats key or a callable"),
+        (dict(maximize="Sharpe Ratio", minimize="SQN", n1=[1]), ValueError,
+         r"takes 'maximize' or 'minimize', not both"),
         (dict(n3=[1, 2]), ValueError, r"Unknown parameter 'n3'"),
         (dict(), ValueError, r"."),
         (dict(n1=[]), ValueError, r"n1"),
