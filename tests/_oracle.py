@@ -241,8 +241,8 @@ def warning_kinds(caught: Sequence[warnings.WarningMessage]) -> Counter[type[War
     """Count warnings by their nearest built-in category (a library's own UserWarning subclass counts
     as a UserWarning; pandas' deprecation classes as DeprecationWarning).
 
-    >>> import pandas.errors
-    >>> warning_kinds([warnings.WarningMessage('x', pandas.errors.Pandas4Warning, 'f', 1)])
+    >>> class PandasDeprecation(DeprecationWarning): ...  # like pandas.errors.Pandas4Warning
+    >>> warning_kinds([warnings.WarningMessage('x', PandasDeprecation, 'f', 1)])
     Counter({<class 'DeprecationWarning'>: 1})
     """
     return Counter(
