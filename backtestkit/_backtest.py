@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import copy
-import warnings
+import os
+import time
 from collections.abc import Callable
-from numbers import Number
 from typing import Any
 
 import numpy as np
@@ -13,9 +12,11 @@ import pandas as pd
 
 from backtestkit._broker import Broker
 from backtestkit._data import Data
-from backtestkit._errors import param_error, unknown_name_error
+from backtestkit._errors import check_number, param_error, unknown_name_error, warn
+from backtestkit._fees import fee_function
+from backtestkit._objective import Objective, objective_for, quiet_runs, write_report
 from backtestkit._ohlcv import validate_ohlcv
-from backtestkit._stats import STATS_KEYS, compute_stats, warmup_bars
+from backtestkit._stats import compute_stats, warmup_bars
 from backtestkit._strategy import IndicatorViews, Strategy
 from backtestkit._typing import Commission
 
@@ -31,46 +32,6 @@ def strategy_parameters(strategy: type[Strategy]) -> list[str]:
         if not callable(value) and not isinstance(value, (property, staticmethod, classmethod)):
             names.append(name)
     return names
-
-
-def _number(owner: str, name: str, value: Any, expected: str, ok: Callable[[float], bool]) -> float:
-    if not isinstance(value, Number) or isinstance(value, bool):
-        raise param_error(owner, name, expected, value, exc=TypeError)
-    if not (np.isfinite(float(value)) and ok(float(value))):
-        raise param_error(owner, name, expected, value)
-    return float(value)
-
-
-class LinearFee:
-    """A fill's fee: ``fixed + relative * |size| * price`` (a class, so results stay picklable)."""
-
-    __slots__ = ("fixed", "relative")
-
-    def __init__(self, fixed: float, relative: float) -> None:
-        self.fixed, self.relative = fixed, relative
-
-    def __call__(self, size: float, price: float) -> float:
-        return self.fixed + abs(size) * price * self.relative
-
-    def __repr__(self) -> str:
-        return f"LinearFee(fixed={self.fixed}, relative={self.relative})"
-
-
-def fee_function(commission: Commission) -> tuple[Callable[[float, float], float], float]:
-    """The fee of a fill as ``fee(size, price)``, and the fixed part charged once per fill."""
-    owner = "Backtest"
-    expected = "a relative fee in (-0.1, 0.1), a (fixed, relative) tuple or a callable (size, price) -> fee"
-    if callable(commission):
-        return commission, 0.0
-    if isinstance(commission, tuple):
-        if len(commission) != 2:
-            raise param_error(owner, "commission", expected, commission)
-        fixed = _number(owner, "commission", commission[0], "a (fixed >= 0, relative) tuple",
-                        lambda x: x >= 0)
-        relative = _number(owner, "commission", commission[1], expected, lambda x: -0.1 < x < 0.1)
-        return LinearFee(fixed, relative), fixed
-    relative = _number(owner, "commission", commission, expected, lambda x: -0.1 < x < 0.1)
-    return LinearFee(0.0, relative), 0.0
 
 
 class Backtest:
@@ -96,10 +57,11 @@ class Backtest:
         if not (isinstance(strategy, type) and issubclass(strategy, Strategy)):
             raise param_error("Backtest", "strategy", "a Strategy subclass (the class, not an instance)",
                               strategy, exc=TypeError)
-        self._cash = _number("Backtest", "cash", cash, "a number > 0", lambda x: x > 0)
-        self._spread = _number("Backtest", "spread", spread, "a number in [0, 0.1)", lambda x: 0 <= x < 0.1)
+        self._cash = check_number("Backtest", "cash", cash, "a number > 0", lambda x: x > 0)
+        self._spread = check_number("Backtest", "spread", spread, "a number in [0, 0.1)",
+                                    lambda x: 0 <= x < 0.1)
         self._fee, self._fixed_fee = fee_function(commission)
-        self._margin = _number("Backtest", "margin", margin, "a number in (0, 1]", lambda x: 0 < x <= 1)
+        self._margin = check_number("Backtest", "margin", margin, "a number in (0, 1]", lambda x: 0 < x <= 1)
         flags = {"trade_on_close": trade_on_close, "hedging": hedging,
                  "exclusive_orders": exclusive_orders, "finalize_trades": finalize_trades}
         for name, value in flags.items():
@@ -129,34 +91,48 @@ class Backtest:
                  max_tries: int | float | None = None, constraint: Callable[[Any], bool] | None = None,
                  return_heatmap: bool = False, return_optimization: bool = False,
                  random_state: int | np.random.Generator | None = None, n_jobs: int | None = None,
-                 show_progress: bool | None = None, **params: Any) -> Any:
+                 show_progress: bool | None = None, report: str | os.PathLike | None = None,
+                 **params: Any) -> Any:
         """Find the strategy parameters that maximise an objective; returns the best run's stats.
 
         Each keyword in ``params`` names a strategy parameter and gives its candidate values (a
         range, list, array or pandas Index; a scalar is one fixed value). ``maximize`` is a stats key
         or a callable ``stats -> float`` that sees the whole stats Series (``_trades`` and
-        ``_equity_curve`` too); ``minimize`` is the same, lower being better. ``constraint(p)`` keeps
-        the combinations worth running (``p.n1 < p.n2``). ``method='grid'`` runs every admissible
-        combination (or a random sample of ``max_tries``: a count, or a fraction of the grid);
-        ``method='skopt'`` searches with a scikit-optimize surrogate model for ``max_tries`` runs
-        (default 200). Runs go in parallel over ``n_jobs`` workers via joblib (all cores by default;
-        ``joblib.parallel_config`` is honoured, e.g. a dask cluster). See doc/optimisation.md.
+        ``_equity_curve`` too); ``minimize`` is the same, lower being better. Runs without a trade
+        rank last. ``constraint(p)`` keeps the combinations worth running (``p.n1 < p.n2``).
+        ``method='grid'`` runs every admissible combination (or a random sample of ``max_tries``: a
+        count, or a fraction of the grid); ``method='skopt'`` searches with a scikit-optimize
+        surrogate model for ``max_tries`` runs (default 200). Runs go in parallel over ``n_jobs``
+        workers via joblib (all cores by default; ``joblib.parallel_config`` is honoured, e.g. a dask
+        cluster). ``report`` names an HTML file for a self-contained report of the search (settings,
+        heatmaps, the top combinations' stats, the best run's chart). See doc/optimisation.md.
 
         Returns the best run's stats, then the heatmap (a Series with a row per evaluated
-        combination) if ``return_heatmap``, then scikit-optimize's result if ``return_optimization``.
+        combination, in the objective's own values) if ``return_heatmap``, then scikit-optimize's
+        result if ``return_optimization``.
         """
-        objective_name, score = _objective(maximize, minimize)
+        objective_name, score = objective_for(maximize, minimize)
+        if report is not None:
+            from backtestkit.plotting._output import check_page_path
+
+            check_page_path("Backtest.optimize", "report", report)
         from backtestkit.optimize import run_search
 
+        settings = {"method": method, "max_tries": max_tries, "constraint": constraint,
+                    "random_state": random_state, "n_jobs": n_jobs}
+        started = time.perf_counter()
         result = run_search(
-            _Objective(self, score), params, known_params=strategy_parameters(self._strategy),
-            owner="Backtest.optimize", method=method, max_tries=max_tries, constraint=constraint,
-            random_state=random_state, n_jobs=n_jobs, show_progress=show_progress,
-            return_optimization=return_optimization, objective_name=objective_name)
-        with warnings.catch_warnings():  # as quiet as the runs it chose from
-            warnings.simplefilter("ignore", UserWarning)
+            Objective(self, score), params, known_params=strategy_parameters(self._strategy),
+            owner="Backtest.optimize", show_progress=show_progress, return_optimization=return_optimization,
+            objective_name=objective_name, **settings)
+        elapsed = time.perf_counter() - started
+        heatmap = result.heatmap if minimize is None else -result.heatmap  # in the objective's own values
+        if report is not None:
+            write_report(self, report, heatmap=heatmap, result=result, params=params, settings=settings,
+                         direction="maximised" if minimize is None else "minimised", elapsed=elapsed)
+        with quiet_runs():  # as quiet as the runs it chose from
             stats = self.run(**result.best_params)
-        extras = [result.heatmap] * return_heatmap + [result.optimize_result] * return_optimization
+        extras = [heatmap] * return_heatmap + [result.optimize_result] * return_optimization
         return (stats, *extras) if extras else stats
 
     def plot(self, *, results: pd.Series | None = None, filename: str | None = None,
@@ -173,25 +149,29 @@ class Backtest:
         ``<Strategy>.html``) that needs no network, and opens it unless ``open_browser=False``; in
         a notebook it displays inline.
         """
-        from backtestkit.plotting._chart import Indicator, plot_backtest
+        from backtestkit.plotting._chart import plot_backtest
 
         if results is None:
             if self._results is None:
                 raise RuntimeError("Backtest.plot needs a run to draw: call Backtest.run() first, "
                                    "or pass results=stats.")
             results = self._results
-        strategy = results.get("_strategy") if isinstance(results, pd.Series) else None
-        indicators = [
-            Indicator(array.name, np.asarray(array), plot=array._opts["plot"], overlay=array._opts["overlay"],
-                      color=array._opts["color"], scatter=array._opts["scatter"])
-            for array in getattr(strategy, "_indicators", [])
-        ]
         return plot_backtest(
-            ohlc=self._data, stats=results, indicators=indicators, filename=filename, plot_width=plot_width,
-            plot_equity=plot_equity, plot_return=plot_return, plot_pl=plot_pl, plot_volume=plot_volume,
-            plot_drawdown=plot_drawdown, plot_trades=plot_trades, smooth_equity=smooth_equity,
-            relative_equity=relative_equity, superimpose=superimpose, resample=resample,
-            reverse_indicators=reverse_indicators, show_legend=show_legend, open_browser=open_browser)
+            ohlc=self._data, stats=results, indicators=self._plot_indicators(results), filename=filename,
+            plot_width=plot_width, plot_equity=plot_equity, plot_return=plot_return, plot_pl=plot_pl,
+            plot_volume=plot_volume, plot_drawdown=plot_drawdown, plot_trades=plot_trades,
+            smooth_equity=smooth_equity, relative_equity=relative_equity, superimpose=superimpose,
+            resample=resample, reverse_indicators=reverse_indicators, show_legend=show_legend,
+            open_browser=open_browser)
+
+    @staticmethod
+    def _plot_indicators(results: Any) -> list:
+        """A run's indicators as the plotting package takes them."""
+        from backtestkit.plotting._chart import Indicator
+
+        strategy = results.get("_strategy") if isinstance(results, pd.Series) else None
+        return [Indicator(array.name, np.asarray(array), **{k: array._opts[k] for k in Indicator._fields[2:]})
+                for array in getattr(strategy, "_indicators", [])]
 
     def _check_params(self, params: dict[str, Any]) -> None:
         known = strategy_parameters(self._strategy)
@@ -218,9 +198,8 @@ class Backtest:
             broker.i = len(self._data) - 1
             broker.close_all(broker.last_price)
         elif ruined_at is None and broker.trades:
-            warnings.warn("Some trades remain open at the end of the backtest and are not in the stats. "
-                          "Use Backtest(..., finalize_trades=True) to close them at the last Close.",
-                          UserWarning, stacklevel=4)
+            warn("Some trades remain open at the end of the backtest and are not in the stats. "
+                 "Use Backtest(..., finalize_trades=True) to close them at the last Close.")
         return broker, strategy, broker.equity_curve(self._cash, end=ruined_at)
 
     def _loop(self, broker: Broker, data: Data, next_: Callable[[], None], views: IndicatorViews,
@@ -254,69 +233,6 @@ class Backtest:
     def _stats(self, broker: Broker, strategy: Strategy, equity: np.ndarray) -> pd.Series:
         trades = trades_frame(broker.closed_trades, broker.index, strategy._indicators)
         return compute_stats(trades, equity, self._data, strategy)
-
-
-def _objective(maximize: Any, minimize: Any) -> tuple[str, Callable[[pd.Series], float]]:
-    """The objective's name and a picklable ``stats -> float`` where higher is better."""
-    if minimize is not None:
-        if maximize != "SQN":
-            raise ValueError("Backtest.optimize takes 'maximize' or 'minimize', not both.")
-        name, score = _objective(minimize, None)
-        return name, _Negated(score)
-    if callable(maximize):
-        name = getattr(maximize, "__name__", "<lambda>")
-        return ("objective" if name == "<lambda>" else name), maximize
-    keys = [k for k in STATS_KEYS if not k.startswith("_")]
-    if not isinstance(maximize, str):
-        raise param_error("Backtest.optimize", "maximize", "a stats key or a callable stats -> float",
-                          maximize, exc=TypeError)
-    if maximize not in keys:
-        raise unknown_name_error("stats key", maximize, keys, "Backtest.optimize(maximize=...)")
-    return maximize, _StatsKey(maximize)
-
-
-class _StatsKey:
-    """Objective that reads one stats key."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def __call__(self, stats: pd.Series) -> float:
-        return float(stats.get(self.key, np.nan))
-
-
-class _Negated:
-    """Objective for minimisation: the negated score."""
-
-    def __init__(self, score: Callable[[pd.Series], float]) -> None:
-        self.score = score
-
-    def __call__(self, stats: pd.Series) -> float:
-        return -float(self.score(stats))
-
-
-class _Objective:
-    """``params -> score`` for the search methods: one backtest, its stats, the user's objective.
-
-    Pickled once per batch of combinations, with the data inside. Engine warnings (trades left
-    open, cancelled orders) are per run noise here; the best run is re-run in full afterwards.
-    """
-
-    def __init__(self, backtest: Backtest, score: Callable[[pd.Series], float]) -> None:
-        self.backtest = copy.copy(backtest)
-        self.backtest._results = None  # workers need the set-up, not the last run's results
-        self.score = score
-
-    def __call__(self, params: dict[str, Any]) -> float:
-        """The score of one combination; NaN (ranked last) when it made no trade, as in backtesting.py."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            broker, strategy, equity = self.backtest._simulate(params)
-        stats = self.backtest._stats(broker, strategy, equity)
-        if not stats["# Trades"]:
-            return np.nan
-        value = self.score(stats)
-        return float(value) if value is not None else np.nan
 
 
 TRADE_COLUMNS = ["Size", "EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "SL", "TP", "PnL",

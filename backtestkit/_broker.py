@@ -18,13 +18,13 @@ the end from the cash ledger and the trades' holding periods.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from math import copysign
 
 import numpy as np
 import pandas as pd
 
+from backtestkit._errors import warn
 from backtestkit._orders import Order, Trade
 
 FeeFunc = Callable[[float, float], float]
@@ -253,11 +253,9 @@ class Broker:
         if is_market:
             self._brackets += [o for o in (trade._sl_order, trade._tp_order) if o is not None]
         elif any(x is not None and low <= x <= high for x in (sl, tp)):
-            warnings.warn(
-                f"({self.index[self.i]}) A stop-loss or take-profit would fill in the same bar as its "
-                f"stop/limit entry ({trade!r}). The order of prices within a bar is unknown, so it is "
-                "matched from the next bar on.",
-                UserWarning, stacklevel=2)
+            warn(f"({self.index[self.i]}) A stop-loss or take-profit would fill in the same bar as its "
+                 f"stop/limit entry ({trade!r}). The order of prices within a bar is unknown, so it is "
+                 "matched from the next bar on.")
 
     def _unit_cost(self, size: float, adjusted: float, price: float) -> float:
         """Cash one unit takes: the spread-adjusted price plus its share of the variable fee.
@@ -273,10 +271,8 @@ class Broker:
         return int(copysign(max(0.0, budget) // unit_cost, share))
 
     def _warn_margin(self, what: str) -> None:
-        warnings.warn(
-            f"({self.index[self.i]}) The broker cancelled the {what}: not enough margin "
-            f"(equity={self.equity:.2f}, margin_available={self.margin_available():.2f}).",
-            UserWarning, stacklevel=2)
+        warn(f"({self.index[self.i]}) The broker cancelled the {what}: not enough margin "
+             f"(equity={self.equity:.2f}, margin_available={self.margin_available():.2f}).")
 
     # --- trades ------------------------------------------------------------------------------
     def _open_trade(self, price: float, size: int, order: Order, bar: int) -> Trade:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import math
+import sys
+import warnings
+from collections.abc import Callable, Iterable
+from numbers import Number
 from typing import Any
 
 
@@ -67,3 +71,28 @@ def unknown_name_error(kind: str, name: str, known: Iterable[str], owner: str) -
     if suggestion:
         message = f"{message} {suggestion}"
     return ValueError(message)
+
+
+def check_number(owner: str, name: str, value: Any, expected: str, ok: Callable[[float], bool]) -> float:
+    """``value`` as a float if it is a finite real number for which ``ok`` holds; else the error.
+
+    >>> check_number('Backtest', 'cash', 100, 'a number > 0', lambda x: x > 0)
+    100.0
+    """
+    if not isinstance(value, Number) or isinstance(value, bool):
+        raise param_error(owner, name, expected, value, exc=TypeError)
+    if not (math.isfinite(float(value)) and ok(float(value))):
+        raise param_error(owner, name, expected, value)
+    return float(value)
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn, pointing at the user's line: the first caller outside backtestkit.
+
+    Engine warnings are raised deep inside the bar loop; a fixed ``stacklevel`` would point at
+    different library lines depending on the path, so count the library's own frames instead.
+    """
+    frame, level = sys._getframe(1), 2  # stacklevel 1 would be this function
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("backtestkit"):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

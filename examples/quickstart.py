@@ -45,9 +45,11 @@ stats, heatmap = bt.optimize(
     constraint=lambda p: p.n1 < p.n2,
     maximize="Sharpe Ratio",
     return_heatmap=True,
+    report="quickstart_report.html",  # settings, heatmaps, the top runs' stats and the best run's chart
 )
 print(stats)
 print(f"\nBest: {stats['_strategy']}; {len(heatmap)} combinations evaluated.")
+print("Optimisation report written to quickstart_report.html")
 
 # %% The heatmaps of every parameter pair, as a standalone HTML file
 plot_heatmaps(heatmap, filename="quickstart_heatmaps.html", open_browser=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -265,3 +266,17 @@ def test_backtest_can_run_again_after_an_error():
 
 def test_repr():
     assert repr(Backtest(DATA, SmaCross)) == "<Backtest SmaCross on 300 bars>"
+
+
+def test_engine_warnings_point_at_the_users_line():
+    class Greedy(Strategy):
+        def next(self):
+            if len(self.data) == 3:
+                self.buy(size=10**9)  # more than the cash allows: cancelled with a warning
+            if len(self.data) == 4:
+                self.buy()  # left open at the end: a warning too
+
+    data = pd.DataFrame({"Open": [10.0] * 6, "High": [11.0] * 6, "Low": [9.0] * 6, "Close": [10.0] * 6})
+    with pytest.warns(UserWarning) as caught:
+        Backtest(data, Greedy).run()
+    assert [Path(w.filename).name for w in caught] == [Path(__file__).name] * 2

@@ -85,8 +85,8 @@ def test_callable_objective_sees_the_trades_and_equity_curve():
 def test_minimize_and_its_lambda_spelling_agree():
     _, (low, heatmap) = optimize(**GRID, minimize="Max. Drawdown [%]", return_heatmap=True)
     _, by_lambda = optimize(**GRID, maximize=lambda s: -s["Max. Drawdown [%]"])
-    # drawdowns are negative percentages: minimising picks the deepest one
-    assert low["Max. Drawdown [%]"] == pytest.approx(-heatmap.max())
+    # the heatmap holds the drawdowns themselves (negative percentages): minimising picks the deepest
+    assert heatmap.max() <= 0 and low["Max. Drawdown [%]"] == pytest.approx(heatmap.min())
     assert str(by_lambda["_strategy"]) == str(low["_strategy"])
 
 
@@ -94,8 +94,9 @@ def test_minimize_and_its_lambda_spelling_agree():
     "kwargs, exception, match",
     [
         (dict(maximize="Sharp Ratio"), ValueError,
-         r"Unknown stats key 'Sharp Ratio' for Backtest.optimize\(maximize=...\). Known: .* "
+         r"Unknown numeric stats key 'Sharp Ratio' for Backtest.optimize\(maximize=...\). Known: .* "
          r"Did you mean 'Sharpe Ratio'\?"),
+        (dict(maximize="Duration"), ValueError, r"Unknown numeric stats key 'Duration'"),
         (dict(maximize=3), TypeError,
          r"The 'maximize' parameter of Backtest.optimize must be a stats key or a callable"),
         (dict(maximize="Sharpe Ratio", minimize="SQN", n1=[1]), ValueError,
@@ -154,7 +155,7 @@ def test_same_result_in_process_on_loky_and_on_a_dask_cluster(tmp_path):
     loky = optimize(**GRID, return_heatmap=True, n_jobs=2)[1]
     pd.testing.assert_series_equal(loky[1], expected[1])
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None)
+                           dashboard_address=":0")
     client = Client(cluster)
     try:
         workers = set(client.run(os.getpid).values())
@@ -168,3 +169,18 @@ def test_same_result_in_process_on_loky_and_on_a_dask_cluster(tmp_path):
     pd.testing.assert_series_equal(on_dask[1], expected[1])
     assert str(on_dask[0]["_strategy"]) == str(expected[0]["_strategy"])
     assert np.isfinite(expected[1]).all()
+
+
+def test_report_is_written_with_the_searched_combinations(tmp_path):
+    path = tmp_path / "report.html"
+    _, (stats, heatmap) = optimize(**GRID, maximize="Sharpe Ratio", return_heatmap=True, report=path)
+    page = path.read_text(encoding="utf-8")
+    assert "SmaCross" in page and "Sharpe Ratio (maximised)" in page
+    assert f"{len(heatmap)} of {len(heatmap)} admissible" in page
+
+
+def test_a_bad_report_path_fails_before_the_search(tmp_path):
+    bt = Backtest(DATA, SmaCross)
+    with pytest.raises(ValueError, match="'report' parameter of Backtest.optimize"):
+        bt.optimize(**GRID, report=tmp_path / "missing-folder" / "report.html", n_jobs=1, show_progress=False)
+    assert bt._results is None

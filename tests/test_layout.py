@@ -29,13 +29,14 @@ PROMISED_LIB_NAMES = {
 # A package (optimize/, plotting/, datasets/) is one entry: its modules may import each other.
 LAYERS = [
     {"_errors", "_typing", "_version"},
-    {"_ohlcv", "_data"},
+    {"_ohlcv", "_data", "_fees"},
     {"datasets"},
     {"_orders"},
     {"_broker"},
     {"_strategy"},
     {"_stats"},
     {"optimize", "plotting"},
+    {"_objective"},
     {"_backtest"},
     {"lib"},
     {"__init__"},  # the front door re-exports from anywhere below it

@@ -103,6 +103,47 @@ def plot_backtest(
     stats: pd.Series,
     indicators: Sequence[Indicator],
     filename: str | os.PathLike[str] | None = None,
+    open_browser: bool = True,
+    **options: Any,
+) -> LayoutDOM:
+    """Chart a backtest run (see :func:`backtest_layout`) and write it as a standalone page, or show it.
+
+    Parameters:
+        ohlc, stats, indicators, options: The run and the chart's options, as for :func:`backtest_layout`.
+        filename: HTML file to write; None writes ``<StrategyClass>.html`` in the working directory,
+            except in a Jupyter notebook, where the chart shows inline instead.
+        open_browser: Open the written file in a web browser. False never opens anything.
+
+    Returns:
+        The Bokeh layout (a GridPlot of the panels).
+
+    Raises:
+        TypeError, ValueError: For a bad argument, before anything is drawn or written.
+
+    Example:
+        >>> import tempfile
+        >>> from backtestkit import Backtest, Strategy
+        >>> from backtestkit.datasets import load_daily
+        >>> data = load_daily().iloc[:300]
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     page = Path(folder) / "chart.html"
+        ...     layout = plot_backtest(ohlc=data, stats=Backtest(data, Strategy).run(), indicators=[],
+        ...                            filename=page, open_browser=False)
+        ...     print(page.stat().st_size > 1_000_000)  # a standalone page, BokehJS inlined
+        True
+    """
+    _check_output(filename, open_browser)
+    layout = backtest_layout(ohlc=ohlc, stats=stats, indicators=indicators, **options)
+    title = layout.children[0][0].title.text  # the top panel carries the chart's title
+    _output(layout, filename, title, stats["_strategy"], open_browser)
+    return layout
+
+
+def backtest_layout(
+    *,
+    ohlc: pd.DataFrame,
+    stats: pd.Series,
+    indicators: Sequence[Indicator],
     plot_width: int | None = None,
     plot_equity: bool = True,
     plot_return: bool = False,
@@ -116,9 +157,8 @@ def plot_backtest(
     resample: bool | str = True,
     reverse_indicators: bool = False,
     show_legend: bool = True,
-    open_browser: bool = True,
 ) -> LayoutDOM:
-    """Chart a backtest run: equity, P/L, candlesticks with trades, volume and indicators, in one page.
+    """The chart of a backtest run as a Bokeh layout, without writing or showing anything.
 
     Panels from top: equity (``plot_equity``; relative to the starting cash when ``relative_equity``,
     with its peak, final value, deepest drawdown and longest drawdown marked), cumulative return
@@ -136,41 +176,31 @@ def plot_backtest(
         ohlc: The run's OHLC(V) bars (any index; x is the bar position, labelled with the index).
         stats: The run's stats from ``Backtest.run`` (``_equity_curve``, ``_trades``, ``_strategy``).
         indicators: The strategy's indicators; those with ``plot=False`` are left out.
-        filename: HTML file to write; None writes ``<StrategyClass>.html`` in the working directory,
-            except in a Jupyter notebook, where the chart shows inline instead.
-        plot_width: Width in pixels; None stretches to the page's width.
-        open_browser: Open the written file in a web browser. False never opens anything.
+        plot_width: Width in pixels, the toolbar (about 30 px) not included; None stretches to the
+            page's (or the enclosing layout's) width.
         Other flags: as described above.
 
     Returns:
-        The Bokeh layout (a GridPlot of the panels).
+        The Bokeh layout (a GridPlot of the panels, the top one titled with the strategy).
 
     Raises:
         TypeError, ValueError: For a bad argument, before anything is drawn. Their messages name
             ``Backtest.plot``, the public front door, and call ``stats`` by its name there, 'results'.
 
     Example:
-        >>> import tempfile
         >>> from backtestkit import Backtest, Strategy
         >>> from backtestkit.datasets import load_daily
         >>> data = load_daily().iloc[:300]
-        >>> stats = Backtest(data, Strategy).run()
-        >>> with tempfile.TemporaryDirectory() as folder:
-        ...     page = Path(folder) / "chart.html"
-        ...     layout = plot_backtest(ohlc=data, stats=stats, indicators=[], filename=page,
-        ...                            open_browser=False)
-        ...     print(page.stat().st_size > 1_000_000)  # a standalone page, BokehJS inlined
-        True
+        >>> layout = backtest_layout(ohlc=data, stats=Backtest(data, Strategy).run(), indicators=[])
         >>> [panel.name for panel, *_ in layout.children]
         ['equity', 'ohlc', 'volume']
     """
     flags = {"plot_equity": plot_equity, "plot_return": plot_return, "plot_pl": plot_pl,
              "plot_volume": plot_volume, "plot_drawdown": plot_drawdown, "plot_trades": plot_trades,
              "smooth_equity": smooth_equity, "relative_equity": relative_equity,
-             "reverse_indicators": reverse_indicators, "show_legend": show_legend,
-             "open_browser": open_browser}  # fmt: skip
+             "reverse_indicators": reverse_indicators, "show_legend": show_legend}  # fmt: skip
     _check_data(ohlc, stats, indicators)
-    _check_options(ohlc.index, filename, plot_width, superimpose, resample, flags)
+    _check_options(ohlc.index, plot_width, superimpose, resample, flags)
     grouping, note = downsampling(ohlc.index, resample)
     chart = _Chart(grouping.ohlcv(ohlc), grouping, plot_width)
     curve, trades = stats["_equity_curve"], stats["_trades"]
@@ -189,9 +219,7 @@ def plot_backtest(
     panels = [p for p in panels if p is not None] + below[:: -1 if reverse_indicators else 1]
     _autoscale(chart, panels)
     title = str(stats["_strategy"]) + (f" — {note}" if note else "")
-    layout = chart.layout(panels, title, show_legend)
-    _output(layout, filename, title, stats["_strategy"], open_browser)
-    return layout
+    return chart.layout(panels, title, show_legend)
 
 
 class _Chart:
@@ -562,15 +590,20 @@ def _check_indicators(indicators: object, n_bars: int) -> None:
             raise param_error(_OWNER, "indicators", f"Indicators named by a string or {rows} strings", name)
 
 
-def _check_options(index: pd.Index, filename: object, plot_width: object, superimpose: object,
-                   resample: object, flags: dict[str, object]) -> None:  # fmt: skip
-    for name, value in flags.items():
-        if not isinstance(value, (bool, np.bool_)):
-            raise param_error(_OWNER, name, "True or False", value, exc=TypeError)
+def _check_output(filename: object, open_browser: object) -> None:
+    if not isinstance(open_browser, (bool, np.bool_)):
+        raise param_error(_OWNER, "open_browser", "True or False", open_browser, exc=TypeError)
     if filename is not None and not isinstance(filename, (str, os.PathLike)):
         raise param_error(_OWNER, "filename", "a file path or None", filename, exc=TypeError)
     if filename is not None and not Path(filename).parent.is_dir():
         raise param_error(_OWNER, "filename", "a path in an existing directory", filename)
+
+
+def _check_options(index: pd.Index, plot_width: object, superimpose: object, resample: object,
+                   flags: dict[str, object]) -> None:  # fmt: skip
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise param_error(_OWNER, name, "True or False", value, exc=TypeError)
     if plot_width is not None:
         expected = "a whole number of pixels > 0 or None"
         if isinstance(plot_width, bool) or not isinstance(plot_width, numbers.Integral):

@@ -10,6 +10,7 @@ the chart superimposes behind the bars. Also here: the few small array helpers t
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -196,7 +197,9 @@ the bars' spacing (1 days), such as 'ME'. Got '1h' instead.
         raise param_error(owner, name, "True or False for data without a DatetimeIndex", value,
                           hint="Timeframes such as 'W' need bars with timestamps.")  # fmt: skip
     try:
-        length = period_length(value, index[0])
+        with warnings.catch_warnings():  # pandas 2 warns about some spellings before rejecting them
+            warnings.simplefilter("ignore", FutureWarning)
+            length = period_length(value, index[0])
     except ValueError:
         raise param_error(owner, name, expected, value) from None
     spacing = bar_spacing(index)

@@ -11,14 +11,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from bokeh.embed import file_html
 from bokeh.layouts import gridplot
-from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
+from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LayoutDOM, LinearColorMapper
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
-from bokeh.resources import CDN, INLINE
 
 from backtestkit._errors import param_error
+from backtestkit.plotting._output import check_resources, write_html
 
 OWNER = "plot_heatmaps"
 #: Aggregations that may be named; any callable reducing a Series to a number works too.
@@ -43,6 +42,7 @@ def plot_heatmaps(
     Each 2-D heatmap shows the objective aggregated by ``agg`` over the other parameters; all
     share one colour scale and one colour bar; hovering shows both parameters and the value. With
     one parameter (parameters with a single value are left out) the plot is a 1-D bar chart.
+    The plots are :func:`heatmaps_layout`'s; this writes them to a standalone page.
 
     Args:
         heatmap: the objective per combination, as returned by ``Backtest.optimize(...,
@@ -69,10 +69,45 @@ def plot_heatmaps(
     >>> path.exists()
     True
     """
-    heatmap = _check_heatmap(heatmap)
-    _check_options(agg, ncols, plot_width, filename, open_browser, resources)
-    levels = [name for name in heatmap.index.names if heatmap.index.get_level_values(name).nunique() > 1]
-    levels = levels or list(heatmap.index.names[:1])
+    if not isinstance(filename, (str, os.PathLike)):
+        raise param_error(OWNER, "filename", "a str or path", filename, exc=TypeError)
+    if not isinstance(open_browser, bool):
+        raise param_error(OWNER, "open_browser", "True or False", open_browser, exc=TypeError)
+    check_resources(OWNER, resources)
+    layout = heatmaps_layout(heatmap, agg, ncols=ncols, plot_width=plot_width)
+    path = Path(filename or DEFAULT_FILENAME).resolve()
+    write_html(layout, path, title=f"Heatmaps of {heatmap.name or 'objective'}", resources=resources)
+    if open_browser:
+        webbrowser.open(path.as_uri())
+    return layout
+
+
+def heatmaps_layout(
+    heatmap: pd.Series,
+    agg: str | Callable[[pd.Series], float] = "max",
+    *,
+    ncols: int = 3,
+    plot_width: int = 1200,
+) -> LayoutDOM:
+    """The grid of heatmaps :func:`plot_heatmaps` draws, without writing or showing anything.
+
+    Args:
+        heatmap, agg, ncols, plot_width: as for :func:`plot_heatmaps`.
+
+    Returns:
+        A bokeh grid: one square figure per pair of parameters (``plot_width // ncols`` wide, the
+        last one 90 px wider for the colour bar), or one bar chart ``plot_width`` wide.
+
+    Raises:
+        TypeError, ValueError: a bad argument (checked before any plotting).
+
+    >>> hm = pd.Series([1.0, 3.0], index=pd.Index([5, 10], name='n1'), name='SQN')
+    >>> heatmaps_layout(hm).children[0][0].width
+    1200
+    """
+    heatmap = check_heatmap(heatmap)
+    _check_options(agg, ncols, plot_width)
+    levels = parameter_levels(heatmap)
     title = str(heatmap.name or "objective")
     width = plot_width // ncols
     if len(levels) == 1:
@@ -88,45 +123,49 @@ def plot_heatmaps(
         figures = [_heatmap(table, pair, title, mapper, width) for pair, table in tables.items()]
         figures[-1].add_layout(ColorBar(color_mapper=mapper, width=12, title=title), "right")
         figures[-1].width += 90  # room for the colour bar, so every plot area keeps its size
-    layout = gridplot(figures, ncols=ncols, toolbar_location="right")  # type: ignore[arg-type]
-    path = Path(filename or DEFAULT_FILENAME).resolve()
-    html = file_html(layout, INLINE if resources == "inline" else CDN, title=f"Heatmaps of {title}")
-    path.write_text(html, encoding="utf-8")
-    if open_browser:
-        webbrowser.open(path.as_uri())
-    return layout
+    return gridplot(figures, ncols=ncols, toolbar_location="right")  # type: ignore[arg-type]
 
 
-def _check_heatmap(heatmap: Any) -> pd.Series:
-    """The heatmap as a float Series with a MultiIndex of named levels."""
+def parameter_levels(heatmap: pd.Series) -> list[str]:
+    """The parameters a heatmap varies (levels with over one value), or its first level if none does.
+
+    >>> index = pd.MultiIndex.from_product([[1, 2], ['sma'], [3, 4]], names=['n1', 'kind', 'n2'])
+    >>> parameter_levels(pd.Series(0.0, index=index))
+    ['n1', 'n2']
+    """
+    levels = [name for name in heatmap.index.names if heatmap.index.get_level_values(name).nunique() > 1]
+    return levels or list(heatmap.index.names[:1])
+
+
+def check_heatmap(heatmap: Any, owner: str = OWNER) -> pd.Series:
+    """The heatmap as a float Series with a MultiIndex of named levels (a copy); errors name ``owner``.
+
+    >>> check_heatmap(pd.Series([1, 2], index=pd.Index([5, 10], name='n1'))).index.nlevels
+    1
+    >>> check_heatmap([1.0], owner='write_report')
+    Traceback (most recent call last):
+    TypeError: The 'heatmap' parameter of write_report must be a non-empty Series ... Got [1.0] instead.
+    """
     expected = "a non-empty Series of numbers indexed by named parameter levels"
     if not isinstance(heatmap, pd.Series):
-        raise param_error(OWNER, "heatmap", expected, heatmap, exc=TypeError)
+        raise param_error(owner, "heatmap", expected, heatmap, exc=TypeError)
     if heatmap.empty or None in heatmap.index.names:
-        raise param_error(OWNER, "heatmap", expected, heatmap)
+        raise param_error(owner, "heatmap", expected, heatmap)
     try:
         values = heatmap.astype(float)
     except (TypeError, ValueError):
-        raise param_error(OWNER, "heatmap", expected, heatmap) from None
+        raise param_error(owner, "heatmap", expected, heatmap) from None
     if not isinstance(heatmap.index, pd.MultiIndex):
         values.index = pd.MultiIndex.from_arrays([heatmap.index], names=heatmap.index.names)
     return values
 
 
-def _check_options(
-    agg: Any, ncols: Any, plot_width: Any, filename: Any, open_browser: Any, resources: Any
-) -> None:
+def _check_options(agg: Any, ncols: Any, plot_width: Any) -> None:
     if not callable(agg) and agg not in AGGREGATIONS:
         raise param_error(OWNER, "agg", f"a callable or one of {', '.join(map(repr, AGGREGATIONS))}", agg)
     for name, value, minimum in (("ncols", ncols, 1), ("plot_width", plot_width, 100)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
             raise param_error(OWNER, name, f"an int >= {minimum}", value)
-    if not isinstance(filename, (str, os.PathLike)):
-        raise param_error(OWNER, "filename", "a str or path", filename, exc=TypeError)
-    if not isinstance(open_browser, bool):
-        raise param_error(OWNER, "open_browser", "True or False", open_browser, exc=TypeError)
-    if resources not in ("inline", "cdn"):
-        raise param_error(OWNER, "resources", "'inline' or 'cdn'", resources)
 
 
 def _factors(index: pd.MultiIndex, level: int) -> list[str]:

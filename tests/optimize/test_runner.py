@@ -72,7 +72,7 @@ def test_results_are_identical_on_every_backend(tmp_path):
     assert os.getpid() not in loky.pids()
 
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
     )
     client = Client(cluster)
     try:

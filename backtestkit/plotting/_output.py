@@ -1,0 +1,61 @@
+"""Writing a Bokeh layout as one standalone HTML page, and the checks of where and how it goes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from bokeh.embed import file_html
+from bokeh.models import LayoutDOM
+from bokeh.resources import CDN, INLINE
+
+from backtestkit._errors import param_error
+
+#: 'inline' embeds BokehJS in the page (works offline, loads nothing); 'cdn' loads it from cdn.bokeh.org.
+RESOURCES = ("inline", "cdn")
+
+
+def check_resources(owner: str, resources: Any) -> None:
+    """Raise the house-style ValueError unless ``resources`` is one of :data:`RESOURCES`.
+
+    >>> check_resources('plot_heatmaps', 'web')
+    Traceback (most recent call last):
+    ValueError: The 'resources' parameter of plot_heatmaps must be 'inline' or 'cdn'. Got 'web' instead.
+    """
+    if resources not in RESOURCES:
+        raise param_error(owner, "resources", "'inline' or 'cdn'", resources)
+
+
+def check_page_path(owner: str, name: str, filename: Any) -> Path:
+    """The path a page will be written to: a str or path in an existing directory, not a directory.
+
+    Checked before any work, so that a long search does not end on an unwritable name.
+
+    >>> check_page_path('Backtest.optimize', 'report', 'opt.html').name
+    'opt.html'
+    >>> check_page_path('Backtest.optimize', 'report', '/no/such/dir/opt.html')
+    Traceback (most recent call last):
+    ValueError: The 'report' parameter of Backtest.optimize must be a file path in an existing directory. ...
+    """
+    expected = "a file path in an existing directory"
+    if isinstance(filename, bytes) or not isinstance(filename, (str, os.PathLike)):
+        raise param_error(owner, name, expected, filename, exc=TypeError)
+    path = Path(filename)
+    if str(filename) == "" or path.is_dir() or not path.resolve().parent.is_dir():
+        raise param_error(owner, name, expected, filename)
+    return path
+
+
+def write_html(layout: LayoutDOM, path: Path, *, title: str, resources: str) -> Path:
+    """Write ``layout`` to ``path`` as a standalone page titled ``title``; return the path.
+
+    >>> import tempfile
+    >>> from bokeh.models import Div
+    >>> page = write_html(Div(text='hi'), Path(tempfile.mkdtemp()) / 'p.html', title='T', resources='cdn')
+    >>> '<title>T</title>' in page.read_text(encoding='utf-8')
+    True
+    """
+    html = file_html(layout, INLINE if resources == "inline" else CDN, title=title)
+    path.write_text(html, encoding="utf-8")
+    return path
