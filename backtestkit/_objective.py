@@ -60,7 +60,9 @@ def objective_for(maximize: Any, minimize: Any) -> tuple[str, Score]:
 
 
 class _StatsKey:
-    """Objective that reads one stats key."""
+    """Objective that reads one stats key (a number: no need for the full ``_trades`` frame)."""
+
+    needs_frames = False
 
     def __init__(self, key: str) -> None:
         self.key = key
@@ -74,6 +76,7 @@ class _Negated:
 
     def __init__(self, score: Score) -> None:
         self.score = score
+        self.needs_frames = getattr(score, "needs_frames", True)
 
     def __call__(self, stats: pd.Series) -> float:
         return -float(self.score(stats))
@@ -89,12 +92,13 @@ class Objective:
         self.backtest = copy.copy(backtest)
         self.backtest._results = None  # workers need the set-up, not the last run's results
         self.score = score
+        self.full_stats = getattr(score, "needs_frames", True)  # a user's callable sees everything
 
     def __call__(self, params: dict[str, Any]) -> float:
         """The score of one combination; NaN (ranked last) when it made no trade, as in backtesting.py."""
         with quiet_runs():
             broker, strategy, equity = self.backtest._simulate(params)
-        stats = self.backtest._stats(broker, strategy, equity)
+        stats = self.backtest._stats(broker, strategy, equity, full=self.full_stats)
         if not stats["# Trades"]:
             return np.nan
         value = self.score(stats)

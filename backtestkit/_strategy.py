@@ -228,7 +228,7 @@ class _View:
 
     The view goes into the instance ``__dict__``, where reads find it before this descriptor, and
     the name is noted so that the bar loop refreshes it on every later bar
-    (``IndicatorViews.new_bar``): an indicator the strategy reads costs one slice a bar, one it
+    (``IndicatorViews.refreshed``): an indicator the strategy reads costs one slice a bar, one it
     never reads costs nothing.
     """
 
@@ -261,7 +261,8 @@ class IndicatorViews:
         self._cls = type(strategy)
         self.read: list[str] = []  # attributes first read since the last bar
         self.refreshed: list[tuple[str, np.ndarray]] = []  # (attribute, full 1-D array), refreshed each bar
-        self._refreshed_2d: list[tuple[str, np.ndarray]] = []
+        self.refreshed_2d: list[tuple[str, np.ndarray]] = []
+        self.state = strategy.__dict__
         if not self._attrs:
             return
         views = {k: _View(k, v, strategy._data, self.read) for k, v in self._attrs.items()}
@@ -271,18 +272,16 @@ class IndicatorViews:
             del strategy.__dict__[name]
         strategy.__class__ = bound
 
-    def new_bar(self, n: int) -> None:
-        """Set every indicator the strategy reads to its first ``n`` bars."""
-        state = self._strategy.__dict__
-        if self.read:
-            for name in dict.fromkeys(self.read):
-                full = self._attrs[name]
-                (self.refreshed if full.ndim == 1 else self._refreshed_2d).append((name, full))
-            self.read.clear()
-        for name, full in self.refreshed:
-            state[name] = full[:n]
-        for name, full in self._refreshed_2d:
-            state[name] = full[:, :n]
+    def adopt_read(self) -> None:
+        """Refresh, from now on, the indicators first read since the last bar."""
+        for name in dict.fromkeys(self.read):
+            full = self._attrs[name]
+            (self.refreshed if full.ndim == 1 else self.refreshed_2d).append((name, full))
+        self.read.clear()
+
+    def refresh_2d(self, n: int) -> None:
+        for name, full in self.refreshed_2d:
+            self.state[name] = full[:, :n]
 
     def release(self) -> None:
         state = self._strategy.__dict__

@@ -70,9 +70,9 @@ def crossover(series1: Sequence | float, series2: Sequence | float) -> bool:
     >>> crossover(np.array([1, 3, 1]), 2)
     False
     """
-    if isinstance(series1, np.ndarray) and isinstance(series2, np.ndarray):
+    if type(series1) is _Array and type(series2) is _Array:  # a strategy's own data and indicators
         try:
-            return bool(series1[-2] < series2[-2] and series1[-1] > series2[-1])
+            return series1[-2] < series2[-2] and series1[-1] > series2[-1]  # type: ignore[return-value]
         except IndexError:
             return False
     try:
