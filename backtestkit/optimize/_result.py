@@ -73,3 +73,37 @@ def build_result(
         n_admissible=n_admissible,
         n_evaluated=len(ordered),
     )
+
+
+def grid_result(
+    space: Any, codes: np.ndarray, values: np.ndarray, objective_name: str | None, *, n_admissible: int | None
+) -> SearchResult:
+    """Assemble a grid search's :class:`SearchResult` from compact arrays.
+
+    ``codes`` holds each evaluated combination as one candidate position per parameter (a row per
+    combination, in any order), ``values`` its objective value. The heatmap's MultiIndex is built
+    from those positions directly, so a large grid needs no Python object per combination.
+
+    >>> from types import SimpleNamespace
+    >>> space = SimpleNamespace(names=['n'], candidates=[[10, 20, 30]])
+    >>> result = grid_result(space, np.array([[2], [0]]), np.array([0.5, np.nan]), 'SQN', n_admissible=2)
+    >>> result.best_params, result.heatmap.to_dict()
+    ({'n': 30}, {(10,): nan, (30,): 0.5})
+    """
+    order = np.lexsort(codes.T[::-1])  # by the first parameter, then the second, ...
+    codes, values = codes[order], values[order]
+    index = pd.MultiIndex(
+        levels=[pd.Index(list(candidates)) for candidates in space.candidates],
+        codes=list(codes.T),
+        names=list(space.names),
+    ).remove_unused_levels()
+    best = 0 if np.isnan(values).all() else int(np.nanargmax(values))
+    return SearchResult(
+        best_params={name: candidates[code] for name, candidates, code in
+                     zip(space.names, space.candidates, codes[best].tolist(), strict=True)},
+        best_value=float(values[best]),
+        heatmap=pd.Series(values, index=index, name=objective_name),
+        optimize_result=None,
+        n_admissible=n_admissible,
+        n_evaluated=len(values),
+    )

@@ -120,21 +120,29 @@ class Runner:
         Raises:
             The objective's exception type (or RuntimeError), naming the combination that failed.
         """
+        results: list[tuple[Key, float]] = []
+        for keys, values in self.map_batches(items, n_items, batches_per_worker):
+            results.extend(zip(keys, values, strict=True))
+        return results
+
+    def map_batches(
+        self, items: Iterable[tuple[Key, dict[str, Any]]], n_items: int, batches_per_worker: int
+    ) -> Iterator[tuple[list[Key], list[float]]]:
+        """Like :meth:`map`, but batch by batch as results arrive: ``(keys, values)`` pairs, so a
+        large grid can store its results compactly instead of as a tuple per combination."""
         size = max(1, min(MAX_BATCH, math.ceil(n_items / (batches_per_worker * self.n_workers))))
         keys: deque[list[Key]] = deque()
         outcomes = self._dispatch(_batches(items, size, keys))
-        results: list[tuple[Key, float]] = []
         try:
             for outcome in outcomes:
                 if isinstance(outcome, _Failure):
                     self._raise(outcome)
-                results.extend(zip(keys.popleft(), outcome, strict=True))
+                yield keys.popleft(), outcome
                 self._bar.update(len(outcome))
         finally:
             with warnings.catch_warnings():  # joblib warns of work cut short: here that is the point
                 warnings.filterwarnings("ignore", "(?s).*tasks have been successfully executed", UserWarning)
                 getattr(outcomes, "close", lambda: None)()  # stops joblib's dispatching on error or Ctrl-C
-        return results
 
     def _dispatch(self, batches: Iterator[list[dict[str, Any]]]) -> Iterator[list[float] | _Failure]:
         if self._parallel is None:

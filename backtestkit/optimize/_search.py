@@ -10,7 +10,7 @@ import numpy as np
 
 from backtestkit._errors import did_you_mean, param_error
 from backtestkit.optimize._grid import GridSelection
-from backtestkit.optimize._result import SearchResult, build_result
+from backtestkit.optimize._result import SearchResult, build_result, grid_result
 from backtestkit.optimize._runner import Runner, is_interactive
 from backtestkit.optimize._skopt import ESTIMATORS, skopt_search
 from backtestkit.optimize._space import ParamSpace, build_space
@@ -104,11 +104,18 @@ def run_search(
             objective_name,
         )
     grid = GridSelection(space, constraint, max_tries, rng, owner)
+    # what each result is, compactly: a candidate position per parameter, in the smallest integer type
+    positions = np.min_scalar_type(max(len(candidates) for candidates in space.candidates))
+    codes = np.empty((grid.total, len(space.names)), dtype=positions)
+    values = np.empty(grid.total, dtype=float)
+    done = 0
     with Runner(objective, total=grid.total, **options) as runner:
-        items = ((codes, space.decode(codes)) for codes in grid)
-        values = runner.map(items, grid.total, GRID_BATCHES_PER_WORKER)
-    records = [(codes, space.decode(codes), value) for codes, value in values]
-    return build_result(records, space.names, objective_name, n_admissible=grid.n_admissible)
+        items = ((key, space.decode(key)) for key in grid)
+        for keys, batch in runner.map_batches(items, grid.total, GRID_BATCHES_PER_WORKER):
+            codes[done : done + len(keys)] = keys
+            values[done : done + len(keys)] = batch
+            done += len(keys)
+    return grid_result(space, codes[:done], values[:done], objective_name, n_admissible=grid.n_admissible)
 
 
 def _run_skopt(
