@@ -196,7 +196,14 @@ def floor_loop(n_bars: int) -> None:
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident set size so far, in MiB (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    """This process's peak resident set size so far, in MiB.
+
+    ``VmHWM`` where Linux's /proc has it (:func:`process_peak_mib`); else ``ru_maxrss`` (KiB on Linux,
+    bytes on macOS), which in a child started by ``subprocess`` starts at the parent's size.
+    """
+    vm_hwm = process_peak_mib()
+    if vm_hwm is not None:
+        return vm_hwm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
@@ -253,3 +260,60 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
         return "  ".join([first[0].ljust(first[1]), *(cell.rjust(width) for cell, width in rest)])
 
     return "\n".join([line(cells[0]), line(["-" * w for w in widths]), *map(line, cells[1:])])
+
+
+def process_peak_mib(pid: int | str = "self") -> float | None:
+    """Peak RSS of a process's current program image in MiB: ``VmHWM`` of ``/proc/<pid>/status``.
+
+    Unlike ``ru_maxrss`` it is not inherited: a child started by ``subprocess`` reports in
+    ``ru_maxrss`` at least its parent's RSS at the fork, whatever it uses itself after ``exec``.
+    None without Linux's /proc (or once the process is gone).
+    """
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            lines = [line for line in status if line.startswith("VmHWM:")]
+    except OSError:
+        return None
+    return int(lines[0].split()[1]) / 2**10 if lines else None
+
+
+def _proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after ``pid (comm)``: state, ppid, ... (None if unreadable)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):  # not a process, or gone meanwhile
+        return None
+
+
+def child_pids() -> list[int]:
+    """Process ids of this process's live children, from Linux's /proc (none elsewhere)."""
+    entries = os.listdir("/proc") if os.path.isdir("/proc") else []
+    return [int(pid) for pid in entries
+            if pid.isdigit() and (fields := _proc_stat(pid)) and int(fields[1]) == os.getpid()]
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) used so far by this process and its children, waited for or alive.
+
+    Children still alive (joblib keeps its worker processes between calls) are read from Linux's
+    /proc; elsewhere only the children waited for count. On a busy machine, CPU time measures the
+    work done where wall time also measures the wait for a free core.
+    """
+    own, done = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = own.ru_utime + own.ru_stime + done.ru_utime + done.ru_stime
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for pid in child_pids():
+        fields = _proc_stat(pid)
+        if fields:
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime and stime, in clock ticks
+    return total
+
+
+def child_report(argv: Sequence[str]) -> dict[str, float]:
+    """Run ``python *argv`` in a fresh process that prints ``name value`` lines; the values by name
+    (a name printed twice keeps its last value)."""
+    done = subprocess.run([sys.executable, *argv], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"child {argv} failed with exit code {done.returncode}:\n{done.stderr}")
+    return {name: float(value) for name, value in (line.split() for line in done.stdout.splitlines())}

@@ -165,7 +165,7 @@ def fair_workloads(sizes: Sizes, libraries: dict[str, Library]) -> list[tuple[Wo
 
 
 def memory_section(n_bars: int) -> dict[str, float]:
-    print(f"Peak memory, SmaCross on {n_bars:,} bars (ru_maxrss of a child process that runs it, minus "
+    print(f"Peak memory, SmaCross on {n_bars:,} bars (peak RSS of a child process that runs it, minus "
           "a baseline child that only imports the library and builds the data)")
     memory = memory_peaks(n_bars)
     ratio = f"{memory[ORACLE] / memory[OURS]:.1f}x" if memory[OURS] >= 1 else "n/a (ours under 1 MiB)"

@@ -19,3 +19,13 @@ def test_engine_benchmark_runs_and_both_libraries_agree():
     checks = [line for line in result.stdout.splitlines() if line.strip().startswith(("✓", "✗"))]
     assert len(checks) == 3 and all(line.strip().startswith("✓") for line in checks), result.stdout
     assert "speed-up" in result.stdout
+
+
+def test_optimiser_benchmark_runs_and_both_libraries_agree():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_optimize.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    checks = [line for line in result.stdout.splitlines() if line.strip().startswith(("✓", "✗"))]
+    assert len(checks) == 5 and all(line.strip().startswith("✓") for line in checks), result.stdout
