@@ -75,10 +75,14 @@ class Broker:
 
     @property
     def equity(self) -> float:
+        if not self.trades:
+            return self.cash
         price = self._close[self.i]
         return self.cash + sum(t._size * (price - t._entry_price) for t in self.trades)
 
     def margin_available(self) -> float:
+        if not self.trades:
+            return max(0.0, self.cash)
         price = self._close[self.i]
         used = sum(abs(t._size) * price for t in self.trades) / self._leverage
         return max(0.0, self.equity - used)
@@ -289,10 +293,12 @@ class Broker:
         return trade
 
     def _close_trade(self, trade: Trade, price: float, bar: int) -> None:
-        trade._sl_value, trade._tp_value = trade.sl, trade.tp
-        for order in (trade._sl_order, trade._tp_order):
-            if order is not None:
-                self.cancel_order(order)
+        if trade._sl_order is not None:
+            trade._sl_value = trade._sl_order._stop
+            self.cancel_order(trade._sl_order)
+        if trade._tp_order is not None:
+            trade._tp_value = trade._tp_order._limit
+            self.cancel_order(trade._tp_order)
         self.trades.remove(trade)
         self._book_holding(trade)
         exit_fee = self._fee(trade._size, price)
@@ -346,13 +352,25 @@ class Broker:
             cash = np.where(last >= 0, values[np.maximum(last, 0)], start_cash)
         else:
             cash = np.full(n, start_cash, dtype=float)
-        holdings = self._holdings + [(t._seq, t._since, stop, t._size, t._entry_price) for t in self.trades]
-        pl = np.zeros(n)
-        close = self._close
-        for _, first, last_, size, entry in sorted(holdings, key=lambda h: (h[0], h[1])):
-            pl[first:last_] += size * (close[first:last_] - entry)
-        equity = cash + pl
+        equity = cash + self._open_pl(n, stop)
         if end is not None:
             equity[end:] = 0.0
         return equity
 
+    def _open_pl(self, n: int, stop: int) -> np.ndarray:
+        """Open trades' P/L at each Close, ``net_size * close - cost_basis``, in one vectorised pass.
+
+        Each holding adds its size and cost from its first bar and removes them from its last, so
+        running sums give the net size and cost basis of every bar. Bars with nothing open are set to
+        exactly zero, so equity there is exactly the cash (drawdown peaks compare exactly).
+        """
+        holdings = self._holdings + [(t._seq, t._since, stop, t._size, t._entry_price) for t in self.trades]
+        if not holdings:
+            return np.zeros(n)
+        _, first, last, size, entry = (np.array(column) for column in zip(*holdings, strict=True))
+        steps = np.zeros((3, n + 1))
+        for row, amount in enumerate((size, size * entry, np.ones(len(size)))):
+            np.add.at(steps[row], first, amount)
+            np.add.at(steps[row], last, -amount)
+        net_size, cost, holding = np.cumsum(steps[:, :n], axis=1)
+        return np.where(holding > 0.5, net_size * self._close - cost, 0.0)

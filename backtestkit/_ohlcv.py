@@ -133,7 +133,7 @@ def _check_columns(data: pd.DataFrame, owner: str, name: str) -> list[str]:
             hint=f"Rename them first: df.rename(columns={renames!r})." if renames else "",
         )
     present = [field for field in OHLCV if field in data.columns]
-    for field in present:
+    for field in present if not data.columns.is_unique else ():
         count = (data.columns == field).sum()
         if count > 1:
             raise param_error(
@@ -142,7 +142,9 @@ def _check_columns(data: pd.DataFrame, owner: str, name: str) -> list[str]:
                 "OHLC data with one column per price field",
                 Verbatim(f"{count} columns named {field!r}"),
             )
-        dtype = data[field].dtype
+    dtypes = data.dtypes
+    for field in present:
+        dtype = dtypes[field]
         if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
             raise param_error(
                 owner,
@@ -164,7 +166,10 @@ def _checked_copy(data: object, owner: str, name: str) -> pd.DataFrame:
     if len(data) == 0:
         raise param_error(owner, name, "OHLC data with at least one row", Verbatim("0 rows"))
     present = _check_columns(data, owner, name)
-    frame = data.astype(dict.fromkeys(present, "float64"))
+    frame = data.copy()
+    for column in present:  # column by column: astype({...}) concatenates copies, several times slower
+        if frame[column].dtype != np.float64:
+            frame[column] = frame[column].astype("float64")
     if "Volume" not in frame.columns:
         frame["Volume"] = np.nan
     return frame

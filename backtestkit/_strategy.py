@@ -163,14 +163,16 @@ class Strategy:
 
     def _order(self, side: str, size: float, limit: float | None, stop: float | None,
                sl: float | None, tp: float | None, tag: object) -> Order:
-        owner = f"Strategy.{side}"
         if not (is_number(size) and (0 < size < 1 or (size >= 1 and float(size).is_integer()))):
-            raise param_error(owner, "size", "a share of available margin in (0, 1) or a whole number "
-                              "of units >= 1", size)
-        for name, value in (("limit", limit), ("stop", stop), ("sl", sl), ("tp", tp)):
-            check_price(owner, name, value)
+            raise param_error(f"Strategy.{side}", "size", "a share of available margin in (0, 1) or a "
+                              "whole number of units >= 1", size)
         sign = 1 if side == "buy" else -1
         broker = self._broker
+        if limit is None and stop is None and sl is None and tp is None:  # a plain market order
+            return broker.place(Order(broker, sign * float(size), tag=tag))
+        owner = f"Strategy.{side}"
+        for name, value in (("limit", limit), ("stop", stop), ("sl", sl), ("tp", tp)):
+            check_price(owner, name, value)
         price = limit or stop or broker.last_price * (1 + sign * broker._spread)
         _check_brackets(owner, sign, price, sl, tp)
         order = Order(broker, sign * float(size), _as_float(limit), _as_float(stop), _as_float(sl),
