@@ -225,7 +225,8 @@ class Broker:
     def _fill_new(self, order: Order, price: float, bar: int, *, is_market: bool, low: float,
                   high: float) -> None:
         """Fill a new order: close opposite trades (FIFO), then open a trade with what remains."""
-        self.cancel_order(order)
+        order._live = False  # filled: off the queue
+        self.orders.remove(order)
         adjusted = price * (1 + copysign(self._spread, order._size))
         size = order._size
         unit_cost = self._unit_cost(size, adjusted, price)
@@ -235,7 +236,7 @@ class Broker:
                 self._warn_margin("relative-sized order")
                 return
         need = int(size)
-        if not self._hedging:
+        if self.trades and not self._hedging:
             for trade in list(self.trades):
                 if (trade._size > 0) == (need > 0):
                     continue
