@@ -8,13 +8,18 @@
 # of combinations, not once per backtest.
 #
 # Run as a script (`python examples/distributed_dask.py`) or open as a notebook (percent format).
-# dask starts worker processes that import this file, so the work is guarded by
+# It needs dask.distributed: `pip install "backtestkit[distributed]"` (or `pip install ".[distributed]"`
+# in a checkout). dask starts worker processes that import this file, so the work is guarded by
 # `if __name__ == '__main__':`.
 
 # %%
 import joblib
 import pandas as pd
-from dask.distributed import Client, LocalCluster, get_task_stream
+
+try:
+    from dask.distributed import Client, LocalCluster, get_task_stream
+except ImportError:
+    raise SystemExit('This example needs dask.distributed: pip install "backtestkit[distributed]"') from None
 
 from backtestkit import Backtest, Strategy
 from backtestkit.datasets import load_daily
