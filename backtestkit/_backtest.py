@@ -92,7 +92,7 @@ class Backtest:
                  return_heatmap: bool = False, return_optimization: bool = False,
                  random_state: int | np.random.Generator | None = None, n_jobs: int | None = None,
                  show_progress: bool | None = None, report: str | os.PathLike | None = None,
-                 **params: Any) -> Any:
+                 estimator: str = "et", **params: Any) -> Any:
         """Find the strategy parameters that maximise an objective; returns the best run's stats.
 
         Each keyword in ``params`` names a strategy parameter and gives its candidate values (a
@@ -102,7 +102,8 @@ class Backtest:
         rank last. ``constraint(p)`` keeps the combinations worth running (``p.n1 < p.n2``).
         ``method='grid'`` runs every admissible combination (or a random sample of ``max_tries``: a
         count, or a fraction of the grid); ``method='skopt'`` searches with a scikit-optimize
-        surrogate model for ``max_tries`` runs (default 200). Runs go in parallel over ``n_jobs``
+        surrogate model (``estimator``: ``'et'`` extra trees, ``'rf'``, ``'gbrt'`` or ``'gp'``) for
+        ``max_tries`` runs (default 200). Runs go in parallel over ``n_jobs``
         workers via joblib (all cores by default; ``joblib.parallel_config`` is honoured, e.g. a dask
         cluster). ``report`` names an HTML file for a self-contained report of the search (settings,
         heatmaps, the top combinations' stats, the best run's chart). See doc/optimisation.md.
@@ -124,7 +125,7 @@ class Backtest:
         result = run_search(
             Objective(self, score), params, known_params=strategy_parameters(self._strategy),
             owner="Backtest.optimize", show_progress=show_progress, return_optimization=return_optimization,
-            objective_name=objective_name, **settings)
+            objective_name=objective_name, estimator=estimator, **settings)
         elapsed = time.perf_counter() - started
         heatmap = result.heatmap if minimize is None else -result.heatmap  # in the objective's own values
         if report is not None:

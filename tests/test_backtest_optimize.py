@@ -184,3 +184,10 @@ def test_a_bad_report_path_fails_before_the_search(tmp_path):
     with pytest.raises(ValueError, match="'report' parameter of Backtest.optimize"):
         bt.optimize(**GRID, report=tmp_path / "missing-folder" / "report.html", n_jobs=1, show_progress=False)
     assert bt._results is None
+
+
+@pytest.mark.parametrize("estimator", ["et", "rf", "gbrt", "gp"])
+def test_skopt_surrogate_is_selectable(estimator):
+    _, (stats, heatmap) = optimize(**GRID, method="skopt", max_tries=8, random_state=1, estimator=estimator,
+                                   return_heatmap=True)
+    assert len(heatmap) == 8 and stats["SQN"] == pytest.approx(heatmap.max())
