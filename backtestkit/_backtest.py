@@ -206,7 +206,7 @@ class Backtest:
     def _loop(self, broker: Broker, data: Data, next_: Callable[[], None], views: IndicatorViews,
               start: int) -> int | None:
         """The bar loop; returns the bar at which the account ran out of money, if it did."""
-        orders, close = broker.orders, broker._close.tolist()
+        orders, close = broker.orders, memoryview(broker._close)  # items are Python floats, no copy
         read, refreshed, refreshed_2d, state = views.read, views.refreshed, views.refreshed_2d, views.state
         ruin_below, ruin_above = broker.ruin_band
         i = start

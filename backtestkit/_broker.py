@@ -369,9 +369,15 @@ class Broker:
         if not holdings:
             return np.zeros(n)
         _, first, last, size, entry = (np.array(column) for column in zip(*holdings, strict=True))
-        steps = np.zeros((3, n + 1))
-        for row, amount in enumerate((size, size * entry, np.ones(len(size)))):
-            np.add.at(steps[row], first, amount)
-            np.add.at(steps[row], last, -amount)
-        net_size, cost, holding = np.cumsum(steps[:, :n], axis=1)
-        return np.where(holding > 0.5, net_size * self._close - cost, 0.0)
+
+        def running_sum(amount: np.ndarray, dtype: type) -> np.ndarray:
+            steps = np.zeros(n + 1, dtype=dtype)
+            np.add.at(steps, first, amount)
+            np.add.at(steps, last, -amount)
+            return np.cumsum(steps[:n], out=steps[:n])
+
+        pl = running_sum(size.astype(float), float)  # net size...
+        pl *= self._close
+        pl -= running_sum(size * entry, float)  # ...times the close, less the cost basis
+        pl[running_sum(np.ones(len(size), dtype=np.int32), np.int32) == 0] = 0.0
+        return pl
