@@ -103,10 +103,10 @@ class Backtest:
         ``method='grid'`` runs every admissible combination (or a random sample of ``max_tries``: a
         count, or a fraction of the grid); ``method='skopt'`` searches with a scikit-optimize
         surrogate model (``estimator``: ``'et'`` extra trees, ``'rf'``, ``'gbrt'`` or ``'gp'``) for
-        ``max_tries`` runs (default 200). Runs go in parallel over ``n_jobs``
-        workers via joblib (all cores by default; ``joblib.parallel_config`` is honoured, e.g. a dask
-        cluster). ``report`` names an HTML file for a self-contained report of the search (settings,
-        heatmaps, the top combinations' stats, the best run's chart). See doc/optimisation.md.
+        ``max_tries`` runs (default 200). Runs go in parallel over ``n_jobs`` workers via joblib (all
+        cores by default; ``joblib.parallel_config`` is honoured, e.g. a dask cluster). ``report``
+        names an HTML file for a self-contained report of the search (settings, heatmaps, the top
+        combinations' stats, the best run's chart). See doc/optimisation.md.
 
         Returns the best run's stats, then the heatmap (a Series with a row per evaluated
         combination, in the objective's own values) if ``return_heatmap``, then scikit-optimize's

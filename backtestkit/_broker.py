@@ -63,10 +63,9 @@ class Broker:
         self.trades: list[Trade] = []
         self.closed_trades: list[Trade] = []
         self.i = 0
-        self._seq = 0
         self.ruin_band = (-np.inf, np.inf)  # Close prices outside it may ruin the account
         self._cash_ledger: list[tuple[int, float]] = []  # (bar, cash after that bar's fills)
-        self._holdings: list[tuple[int, int, int, float, float]] = []  # (seq, from, to, size, entry)
+        self._holdings: list[tuple[int, int, float, float]] = []  # (from bar, to bar, size, entry price)
 
     # --- what the strategy reads -------------------------------------------------------------
     @property
@@ -282,8 +281,7 @@ class Broker:
     # --- trades ------------------------------------------------------------------------------
     def _open_trade(self, price: float, size: int, order: Order, bar: int) -> Trade:
         fee = self._fee(size, price)
-        self._seq += 1
-        trade = Trade(self, size, price, bar, order._tag, fee, self._seq, self.i)
+        trade = Trade(self, size, price, bar, order._tag, fee, self.i)
         self.cash -= fee
         self._book_cash()
         self.trades.append(trade)
@@ -302,6 +300,10 @@ class Broker:
             self.cancel_order(trade._tp_order)
         self.trades.remove(trade)
         self._book_holding(trade)
+        self._settle(trade, price, bar)
+
+    def _settle(self, trade: Trade, price: float, bar: int) -> None:
+        """Exit a trade (or a closed part of one) at ``price``: its exit fee, its record, the cash."""
         exit_fee = self._fee(trade._size, price)
         trade._fees = trade._entry_fee + exit_fee
         trade._entry_fee = 0.0
@@ -315,14 +317,12 @@ class Broker:
         self._book_holding(trade)
         share = trade._entry_fee * abs(size) / abs(trade._size)
         trade._entry_fee -= share
-        part = Trade(self, -size, trade._entry_price, trade._entry_bar, trade._tag, share, trade._seq,
-                     self.i)
+        part = Trade(self, -size, trade._entry_price, trade._entry_bar, trade._tag, share, self.i)
         trade._size += size
         for order in (trade._sl_order, trade._tp_order):
             if order is not None:
                 order._size = -float(trade._size)
-        self.trades.append(part)  # closed at once: it is never seen in the open trades
-        self._close_trade(part, price, bar)
+        self._settle(part, price, bar)  # the part is never an open trade: its holding is the trade's
 
     def close_all(self, price: float) -> None:
         """Close every open trade at ``price`` on the current bar (end of data, out of money)."""
@@ -332,7 +332,7 @@ class Broker:
 
     def _book_holding(self, trade: Trade) -> None:
         """Record that the trade held its current size from ``trade._since`` to the current bar."""
-        self._holdings.append((trade._seq, trade._since, self.i, trade._size, trade._entry_price))
+        self._holdings.append((trade._since, self.i, trade._size, trade._entry_price))
         trade._since = self.i
 
     def _book_cash(self) -> None:
@@ -365,10 +365,10 @@ class Broker:
         running sums give the net size and cost basis of every bar. Bars with nothing open are set to
         exactly zero, so equity there is exactly the cash (drawdown peaks compare exactly).
         """
-        holdings = self._holdings + [(t._seq, t._since, stop, t._size, t._entry_price) for t in self.trades]
+        holdings = self._holdings + [(t._since, stop, t._size, t._entry_price) for t in self.trades]
         if not holdings:
             return np.zeros(n)
-        _, first, last, size, entry = (np.array(column) for column in zip(*holdings, strict=True))
+        first, last, size, entry = (np.array(column) for column in zip(*holdings, strict=True))
 
         def running_sum(amount: np.ndarray, dtype: type) -> np.ndarray:
             steps = np.zeros(n + 1, dtype=dtype)

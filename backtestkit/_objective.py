@@ -136,13 +136,14 @@ def write_report(backtest: Backtest, path: Any, *, heatmap: pd.Series, result: A
     from backtestkit.plotting._report import write_report as write_page
 
     best = heatmap.dropna().sort_values(ascending=direction == "minimised", kind="stable").head(REPORT_ROWS)
-    rows = []
+    rows, runs = [], []
     with quiet_runs():
         for combination, value in best.items():
-            run = backtest.run(**dict(zip(best.index.names, combination, strict=True)))
-            rows.append({**dict(zip(best.index.names, combination, strict=True)),
-                         **{k: run[k] for k in REPORT_COLUMNS}, heatmap.name: value})
-        best_run = backtest.run(**result.best_params)
+            combination = dict(zip(best.index.names, combination, strict=True))
+            runs.append(backtest.run(**combination))
+            rows.append({**combination, **{k: runs[-1][k] for k in REPORT_COLUMNS}, heatmap.name: value})
+        # the top row is the best run (ties in index order, as the search picks); all NaN: no rows
+        best_run = runs[0] if runs else backtest.run(**result.best_params)
     data = backtest._data
     first, last = (_when(data.index[i]) for i in (0, -1))
     title = f"{backtest._strategy.__name__} on {len(data):,} bars, {first} to {last}"

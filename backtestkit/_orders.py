@@ -133,11 +133,11 @@ class Trade:
     """A position opened by a filled order: open until closed, then a record in ``closed_trades``."""
 
     __slots__ = ("_broker", "_size", "_entry_price", "_exit_price", "_entry_bar", "_exit_bar",
-                 "_sl_order", "_tp_order", "_tag", "_entry_fee", "_fees", "_seq", "_since",
+                 "_sl_order", "_tp_order", "_tag", "_entry_fee", "_fees", "_since",
                  "_sl_value", "_tp_value")
 
     def __init__(self, broker: Broker, size: int | float, entry_price: float, entry_bar: int,
-                 tag: object, entry_fee: float, seq: int, since: int) -> None:
+                 tag: object, entry_fee: float, since: int) -> None:
         self._broker = broker
         self._size = size
         self._entry_price = entry_price
@@ -149,7 +149,6 @@ class Trade:
         self._tag = tag
         self._entry_fee = entry_fee  # entry commission not yet attributed to a closed part
         self._fees = 0.0  # commissions of a closed trade: its entry share plus its exit
-        self._seq = seq  # opening order, for summing P/L in the order trades were opened
         self._since = since  # bar from which the current size counts in the equity curve
         self._sl_value: float | None = None
         self._tp_value: float | None = None

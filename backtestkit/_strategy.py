@@ -286,9 +286,5 @@ class IndicatorViews:
             self.state[name] = full[:, :n]
 
     def release(self) -> None:
-        state = self._strategy.__dict__
-        for name in self._attrs:
-            state.pop(name, None)
         self._strategy.__class__ = self._cls
-        for name, full in self._attrs.items():
-            state[name] = full
+        self.state.update(self._attrs)  # the full arrays, over this run's views
