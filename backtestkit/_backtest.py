@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -206,7 +207,7 @@ class Backtest:
     def _loop(self, broker: Broker, data: Data, next_: Callable[[], None], views: IndicatorViews,
               start: int) -> int | None:
         """The bar loop; returns the bar at which the account ran out of money, if it did."""
-        orders, close = broker.orders, memoryview(broker._close)  # items are Python floats, no copy
+        orders, close = broker.orders, broker._close
         read, refreshed, refreshed_2d, state = views.read, views.refreshed, views.refreshed_2d, views.state
         ruin_below, ruin_above = broker.ruin_band
         i = start
@@ -242,41 +243,49 @@ class Backtest:
         return compute_stats(trades, equity, self._data, strategy)
 
 
+_TRADE_FIELDS = ("_size", "_entry_bar", "_exit_bar", "_entry_price", "_exit_price", "_fees", "_sl_value",
+                 "_tp_value", "_tag")
+
+
 def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray], *,
                  full: bool = True) -> pd.DataFrame:
     """The ``_trades`` frame: one row per closed trade, then each indicator at entry and exit.
 
     ``full=False`` gives only the numeric columns the stats read (EntryBar, ExitBar, PnL, Commission,
     ReturnPct, Duration): all an optimisation by a stats key needs, at a fraction of the cost.
+    P/L and return are computed from the columns with the formulas of ``Trade.pl`` and
+    ``Trade.pl_pct``, operation for operation, so they equal those properties exactly.
     """
-    entry_bars = np.array([t._entry_bar for t in trades], dtype=int)
-    exit_bars = np.array([t._exit_bar for t in trades], dtype=int)
+    sizes, entry_bars, exit_bars, entry_prices, exit_prices, fees, sls, tps, tags = (
+        zip(*map(attrgetter(*_TRADE_FIELDS), trades), strict=True) if trades else [()] * len(_TRADE_FIELDS))
+    entry_bars, exit_bars = np.array(entry_bars, dtype=int), np.array(exit_bars, dtype=int)
+    size = np.array(sizes, dtype=float)
+    entry, exit_, fee = (np.array(column, dtype=float) for column in (entry_prices, exit_prices, fees))
+    pnl = size * (exit_ - entry) - fee
+    return_pct = np.copysign(1.0, size) * (exit_ / entry - 1) - fee / (np.abs(size) * entry)
     entry_times, exit_times = index[entry_bars], index[exit_bars]
     try:
         durations = exit_times - entry_times
     except TypeError:  # labels that do not subtract (names): durations in bars
         durations = pd.Index(exit_bars - entry_bars)
     if not full:
-        return pd.DataFrame({
-            "EntryBar": entry_bars, "ExitBar": exit_bars,
-            "PnL": np.array([t.pl for t in trades], dtype=float),
-            "Commission": np.array([t._fees for t in trades], dtype=float),
-            "ReturnPct": np.array([t.pl_pct for t in trades], dtype=float), "Duration": durations})
+        return pd.DataFrame({"EntryBar": entry_bars, "ExitBar": exit_bars, "PnL": pnl, "Commission": fee,
+                             "ReturnPct": return_pct, "Duration": durations})
     columns: dict[str, Any] = {
-        "Size": [t._size for t in trades],
+        "Size": list(sizes),
         "EntryBar": entry_bars,
         "ExitBar": exit_bars,
-        "EntryPrice": [t._entry_price for t in trades],
-        "ExitPrice": [t._exit_price for t in trades],
-        "SL": [t._sl_value for t in trades],
-        "TP": [t._tp_value for t in trades],
-        "PnL": [t.pl for t in trades],
-        "Commission": [t._fees for t in trades],
-        "ReturnPct": [t.pl_pct for t in trades],
+        "EntryPrice": entry,
+        "ExitPrice": exit_,
+        "SL": list(sls),
+        "TP": list(tps),
+        "PnL": pnl,
+        "Commission": fee,
+        "ReturnPct": return_pct,
         "EntryTime": entry_times,
         "ExitTime": exit_times,
         "Duration": durations,
-        "Tag": [t._tag for t in trades],
+        "Tag": list(tags),
     }
     for array in indicators if trades else ():
         name, values = array.name, np.asarray(array)

@@ -19,6 +19,7 @@ the end from the cash ledger and the trades' holding periods.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import chain
 from math import copysign
 
 import numpy as np
@@ -28,10 +29,16 @@ from backtestkit._errors import warn
 from backtestkit._orders import Order, Trade
 
 FeeFunc = Callable[[float, float], float]
+_PER_BAR = {"_open": "Open", "_high": "High", "_low": "Low", "_close": "Close"}  # read through memoryviews
 
 
 class Broker:
     """Order matching and bookkeeping for one backtest run."""
+
+    _open: memoryview  # the columns of _PER_BAR, read bar by bar
+    _high: memoryview
+    _low: memoryview
+    _close: memoryview
 
     def __init__(
         self,
@@ -47,10 +54,11 @@ class Broker:
         exclusive_orders: bool,
     ) -> None:
         self.index = ohlc.index
-        self._open = ohlc["Open"].to_numpy(dtype=float)
-        self._high = ohlc["High"].to_numpy(dtype=float)
-        self._low = ohlc["Low"].to_numpy(dtype=float)
-        self._close = ohlc["Close"].to_numpy(dtype=float)
+        self._closes = ohlc["Close"].to_numpy(dtype=float)  # for the vectorised equity curve
+        # Per-bar reads go through memoryviews: their items are Python floats, whose arithmetic
+        # is several times cheaper than numpy scalars' on every fill.
+        for attribute, column in _PER_BAR.items():
+            setattr(self, attribute, memoryview(ohlc[column].to_numpy(dtype=float)))
         self.cash = float(cash)
         self._spread = spread
         self._fee = fee
@@ -67,6 +75,14 @@ class Broker:
         self._cash_ledger: list[tuple[int, float]] = []  # (bar, cash after that bar's fills)
         self._holdings: list[tuple[int, int, float, float]] = []  # (from bar, to bar, size, entry price)
 
+    def __getstate__(self) -> dict:  # memoryviews do not pickle; the arrays they view do
+        return {k: v.obj if isinstance(v, memoryview) else v for k, v in self.__dict__.items()}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        for attribute in _PER_BAR:
+            setattr(self, attribute, memoryview(state[attribute]))
+
     # --- what the strategy reads -------------------------------------------------------------
     @property
     def last_price(self) -> float:
@@ -74,17 +90,17 @@ class Broker:
 
     @property
     def equity(self) -> float:
-        if not self.trades:
-            return self.cash
-        price = self._close[self.i]
-        return self.cash + sum(t._size * (price - t._entry_price) for t in self.trades)
+        price, open_pl = self._close[self.i], 0.0
+        for trade in self.trades:
+            open_pl += trade._size * (price - trade._entry_price)
+        return self.cash + open_pl
 
     def margin_available(self) -> float:
-        if not self.trades:
-            return max(0.0, self.cash)
-        price = self._close[self.i]
-        used = sum(abs(t._size) * price for t in self.trades) / self._leverage
-        return max(0.0, self.equity - used)
+        price, open_pl, used = self._close[self.i], 0.0, 0.0
+        for trade in self.trades:
+            open_pl += trade._size * (price - trade._entry_price)
+            used += abs(trade._size) * price
+        return max(0.0, self.cash + open_pl - used / self._leverage)
 
     # --- what the strategy asks for ----------------------------------------------------------
     def place(self, order: Order) -> Order:
@@ -151,8 +167,10 @@ class Broker:
         its Close is at or beyond the ruin price; the loop compares two floats per bar and calls
         :meth:`is_ruined` for the exact check only then.
         """
-        net = sum(t._size for t in self.trades)
-        cost = sum(t._size * t._entry_price for t in self.trades)
+        net, cost = 0, 0.0
+        for trade in self.trades:
+            net += trade._size
+            cost += trade._size * trade._entry_price
         lo, hi = -np.inf, np.inf
         if net > 0:
             lo = (cost - self.cash) / net
@@ -171,11 +189,12 @@ class Broker:
         """Match ``orders`` (in queue order) against the current bar."""
         i = self.i
         bar_open, high, low = self._open[i], self._high[i], self._low[i]
+        at_market = (self._close[i - 1], i - 1) if self._trade_on_close else (bar_open, i)
         for order in orders:
             if not order._live:
                 continue
             is_market = order._limit is None and order._stop is None
-            fill = self._fill_price(order, bar_open, high, low)
+            fill = at_market if is_market else self._fill_price(order, bar_open, high, low)
             if fill is None:
                 continue
             price, bar = fill
@@ -185,7 +204,7 @@ class Broker:
                 self._fill_new(order, price, bar, is_market=is_market, low=low, high=high)
 
     def _fill_price(self, order: Order, bar_open: float, high: float, low: float) -> tuple[float, int] | None:
-        """The price and bar an order fills at on this bar, or None if it does not fill."""
+        """The price and bar a limit or stop order fills at on this bar, or None if it does not fill."""
         is_long = order._size > 0
         stop, limit = order._stop, order._limit
         if stop is not None:
@@ -201,13 +220,9 @@ class Broker:
             if gapped and (low <= limit if is_long else high >= limit):
                 return limit, self.i
             return None  # the limit may have traded before the stop did: wait for a later bar
-        if limit is not None:
-            if not (low <= limit if is_long else high >= limit):
-                return None
-            return (min(bar_open, limit) if is_long else max(bar_open, limit)), self.i
-        if self._trade_on_close:
-            return self._close[self.i - 1], self.i - 1
-        return bar_open, self.i
+        if not (low <= limit if is_long else high >= limit):
+            return None
+        return (min(bar_open, limit) if is_long else max(bar_open, limit)), self.i
 
     def _fill_closing(self, order: Order, price: float, bar: int) -> None:
         trade = order._parent
@@ -254,6 +269,8 @@ class Broker:
             return
         trade = self._open_trade(adjusted, need, order, bar)
         sl, tp = order._sl, order._tp
+        if sl is None and tp is None:
+            return
         if is_market:
             self._brackets += [o for o in (trade._sl_order, trade._tp_order) if o is not None]
         elif any(x is not None and low <= x <= high for x in (sl, tp)):
@@ -344,19 +361,24 @@ class Broker:
 
         Bars from ``end`` on (the bar the account ran out of money) are zero.
         """
-        n = len(self._close)
+        n = len(self._closes)
         stop = n if end is None else end
-        if self._cash_ledger:
-            bars = np.array([b for b, _ in self._cash_ledger])
-            values = np.array([c for _, c in self._cash_ledger])
-            last = np.searchsorted(bars, np.arange(n), side="right") - 1
-            cash = np.where(last >= 0, values[np.maximum(last, 0)], start_cash)
-        else:
-            cash = np.full(n, start_cash, dtype=float)
-        equity = cash + self._open_pl(n, stop)
+        equity = self._cash(n, start_cash)
+        equity += self._open_pl(n, stop)
         if end is not None:
             equity[end:] = 0.0
         return equity
+
+    def _cash(self, n: int, start_cash: float) -> np.ndarray:
+        """Cash at each bar's Close: the ledger's last entry of a bar holds until the next fill."""
+        cash = np.full(n, start_cash, dtype=float)
+        ledger = self._cash_ledger
+        if ledger:
+            bars, values = np.fromiter(chain.from_iterable(ledger), float, 2 * len(ledger)).reshape(-1, 2).T
+            last_of_bar = np.append(bars[1:] != bars[:-1], True)
+            bars, values = bars[last_of_bar].astype(int), values[last_of_bar]
+            cash[bars[0]:] = np.repeat(values, np.diff(bars, append=n))
+        return cash
 
     def _open_pl(self, n: int, stop: int) -> np.ndarray:
         """Open trades' P/L at each Close, ``net_size * close - cost_basis``, in one vectorised pass.
@@ -368,7 +390,9 @@ class Broker:
         holdings = self._holdings + [(t._since, stop, t._size, t._entry_price) for t in self.trades]
         if not holdings:
             return np.zeros(n)
-        first, last, size, entry = (np.array(column) for column in zip(*holdings, strict=True))
+        first, last, size, entry = np.fromiter(
+            chain.from_iterable(holdings), float, 4 * len(holdings)).reshape(-1, 4).T
+        first, last = first.astype(np.intp), last.astype(np.intp)
 
         def running_sum(amount: np.ndarray, dtype: type) -> np.ndarray:
             steps = np.zeros(n + 1, dtype=dtype)
@@ -376,8 +400,8 @@ class Broker:
             np.add.at(steps, last, -amount)
             return np.cumsum(steps[:n], out=steps[:n])
 
-        pl = running_sum(size.astype(float), float)  # net size...
-        pl *= self._close
+        pl = running_sum(size, float)  # net size...
+        pl *= self._closes
         pl -= running_sum(size * entry, float)  # ...times the close, less the cost basis
         pl[running_sum(np.ones(len(size), dtype=np.int32), np.int32) == 0] = 0.0
         return pl
