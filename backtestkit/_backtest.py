@@ -243,10 +243,6 @@ class Backtest:
         return compute_stats(trades, equity, self._data, strategy)
 
 
-_TRADE_FIELDS = ("_size", "_entry_bar", "_exit_bar", "_entry_price", "_exit_price", "_fees", "_sl_value",
-                 "_tp_value", "_tag")
-
-
 def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray], *,
                  full: bool = True) -> pd.DataFrame:
     """The ``_trades`` frame: one row per closed trade, then each indicator at entry and exit.
@@ -256,11 +252,13 @@ def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray], *,
     P/L and return are computed from the columns with the formulas of ``Trade.pl`` and
     ``Trade.pl_pct``, operation for operation, so they equal those properties exactly.
     """
-    sizes, entry_bars, exit_bars, entry_prices, exit_prices, fees, sls, tps, tags = (
-        zip(*map(attrgetter(*_TRADE_FIELDS), trades), strict=True) if trades else [()] * len(_TRADE_FIELDS))
-    entry_bars, exit_bars = np.array(entry_bars, dtype=int), np.array(exit_bars, dtype=int)
-    size = np.array(sizes, dtype=float)
-    entry, exit_, fee = (np.array(column, dtype=float) for column in (entry_prices, exit_prices, fees))
+    def field(name: str) -> list:  # a list per column, not a tuple per row: less work for the GC
+        return list(map(attrgetter(name), trades))
+
+    sizes = field("_size")
+    entry_bars, exit_bars = (np.array(field(name), dtype=int) for name in ("_entry_bar", "_exit_bar"))
+    size, entry, exit_, fee = (np.array(values, dtype=float) for values in (
+        sizes, field("_entry_price"), field("_exit_price"), field("_fees")))
     pnl = size * (exit_ - entry) - fee
     return_pct = np.copysign(1.0, size) * (exit_ / entry - 1) - fee / (np.abs(size) * entry)
     entry_times, exit_times = index[entry_bars], index[exit_bars]
@@ -272,20 +270,20 @@ def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray], *,
         return pd.DataFrame({"EntryBar": entry_bars, "ExitBar": exit_bars, "PnL": pnl, "Commission": fee,
                              "ReturnPct": return_pct, "Duration": durations})
     columns: dict[str, Any] = {
-        "Size": list(sizes),
+        "Size": sizes,
         "EntryBar": entry_bars,
         "ExitBar": exit_bars,
         "EntryPrice": entry,
         "ExitPrice": exit_,
-        "SL": list(sls),
-        "TP": list(tps),
+        "SL": field("_sl_value"),
+        "TP": field("_tp_value"),
         "PnL": pnl,
         "Commission": fee,
         "ReturnPct": return_pct,
         "EntryTime": entry_times,
         "ExitTime": exit_times,
         "Duration": durations,
-        "Tag": list(tags),
+        "Tag": field("_tag"),
     }
     for array in indicators if trades else ():
         name, values = array.name, np.asarray(array)

@@ -19,7 +19,6 @@ the end from the cash ledger and the trades' holding periods.
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import chain
 from math import copysign
 
 import numpy as np
@@ -72,8 +71,9 @@ class Broker:
         self.closed_trades: list[Trade] = []
         self.i = 0
         self.ruin_band = (-np.inf, np.inf)  # Close prices outside it may ruin the account
-        self._cash_ledger: list[tuple[int, float]] = []  # (bar, cash after that bar's fills)
-        self._holdings: list[tuple[int, int, float, float]] = []  # (from bar, to bar, size, entry price)
+        # Flat lists of numbers, not of tuples, so that they add nothing for the garbage collector:
+        self._cash_ledger: list[float] = []  # bar, cash after that bar's fills, bar, cash, ...
+        self._holdings: list[float] = []  # from bar, to bar, size, entry price, from bar, ...
 
     def __getstate__(self) -> dict:  # memoryviews do not pickle; the arrays they view do
         return {k: v.obj if isinstance(v, memoryview) else v for k, v in self.__dict__.items()}
@@ -349,11 +349,11 @@ class Broker:
 
     def _book_holding(self, trade: Trade) -> None:
         """Record that the trade held its current size from ``trade._since`` to the current bar."""
-        self._holdings.append((trade._since, self.i, trade._size, trade._entry_price))
+        self._holdings += (trade._since, self.i, trade._size, trade._entry_price)
         trade._since = self.i
 
     def _book_cash(self) -> None:
-        self._cash_ledger.append((self.i, self.cash))
+        self._cash_ledger += (self.i, self.cash)
 
     # --- the equity curve --------------------------------------------------------------------
     def equity_curve(self, start_cash: float, end: int | None = None) -> np.ndarray:
@@ -374,7 +374,7 @@ class Broker:
         cash = np.full(n, start_cash, dtype=float)
         ledger = self._cash_ledger
         if ledger:
-            bars, values = np.fromiter(chain.from_iterable(ledger), float, 2 * len(ledger)).reshape(-1, 2).T
+            bars, values = np.fromiter(ledger, float, len(ledger)).reshape(-1, 2).T
             last_of_bar = np.append(bars[1:] != bars[:-1], True)
             bars, values = bars[last_of_bar].astype(int), values[last_of_bar]
             cash[bars[0]:] = np.repeat(values, np.diff(bars, append=n))
@@ -387,11 +387,11 @@ class Broker:
         running sums give the net size and cost basis of every bar. Bars with nothing open are set to
         exactly zero, so equity there is exactly the cash (drawdown peaks compare exactly).
         """
-        holdings = self._holdings + [(t._since, stop, t._size, t._entry_price) for t in self.trades]
+        open_trades = [x for t in self.trades for x in (t._since, stop, t._size, t._entry_price)]
+        holdings = self._holdings + open_trades
         if not holdings:
             return np.zeros(n)
-        first, last, size, entry = np.fromiter(
-            chain.from_iterable(holdings), float, 4 * len(holdings)).reshape(-1, 4).T
+        first, last, size, entry = np.fromiter(holdings, float, len(holdings)).reshape(-1, 4).T
         first, last = first.astype(np.intp), last.astype(np.intp)
 
         def running_sum(amount: np.ndarray, dtype: type) -> np.ndarray:
