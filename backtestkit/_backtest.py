@@ -208,7 +208,7 @@ class Backtest:
               start: int) -> int | None:
         """The bar loop; returns the bar at which the account ran out of money, if it did."""
         orders, close = broker.orders, broker._close
-        read, refreshed, refreshed_2d, state = views.read, views.refreshed, views.refreshed_2d, views.state
+        refreshed, refreshed_2d, state = views.refreshed, views.refreshed_2d, views.state
         ruin_below, ruin_above = broker.ruin_band
         i = start
         try:
@@ -216,9 +216,7 @@ class Backtest:
                 n = i + 1
                 data._n = n
                 broker.i = i
-                if read:  # indicators first read on the last bar: refreshed from now on
-                    views.adopt_read()
-                for name, full in refreshed:  # every bar: the indicators the strategy reads, up to now
+                for name, full in refreshed:  # every bar: the indicators the strategy has read, up to now
                     state[name] = full[:n]
                 if refreshed_2d:
                     views.refresh_2d(n)

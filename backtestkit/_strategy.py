@@ -229,15 +229,14 @@ class _View:
     """Non-data descriptor: the indicator up to the current bar, on its first read in a run.
 
     The view goes into the instance ``__dict__``, where reads find it before this descriptor, and
-    the name is noted so that the bar loop refreshes it on every later bar
-    (``IndicatorViews.refreshed``): an indicator the strategy reads costs one slice a bar, one it
-    never reads costs nothing.
+    the indicator joins ``refreshed``, the list the bar loop slices anew on every later bar: an
+    indicator the strategy reads costs one slice a bar, one it never reads costs nothing.
     """
 
-    __slots__ = ("name", "full", "data", "read")
+    __slots__ = ("name", "full", "data", "refreshed")
 
-    def __init__(self, name: str, full: np.ndarray, data: Data, read: list[str]) -> None:
-        self.name, self.full, self.data, self.read = name, full, data, read
+    def __init__(self, name: str, full: np.ndarray, data: Data, refreshed: list) -> None:
+        self.name, self.full, self.data, self.refreshed = name, full, data, refreshed
 
     def __get__(self, strategy: Strategy | None, owner: type | None = None) -> Any:
         if strategy is None:
@@ -245,7 +244,8 @@ class _View:
         full = self.full
         view = full[: self.data._n] if full.ndim == 1 else full[:, : self.data._n]
         strategy.__dict__[self.name] = view
-        self.read.append(self.name)
+        if all(name != self.name for name, _ in self.refreshed):  # there if the user deleted the view
+            self.refreshed.append((self.name, full))
         return view
 
 
@@ -261,25 +261,18 @@ class IndicatorViews:
         self._strategy = strategy
         self._attrs = {k: v for k, v in vars(strategy).items() if id(v) in ids}
         self._cls = type(strategy)
-        self.read: list[str] = []  # attributes first read since the last bar
-        self.refreshed: list[tuple[str, np.ndarray]] = []  # (attribute, full 1-D array), refreshed each bar
+        self.refreshed: list[tuple[str, np.ndarray]] = []  # (attribute, full 1-D array) read so far
         self.refreshed_2d: list[tuple[str, np.ndarray]] = []
         self.state = strategy.__dict__
         if not self._attrs:
             return
-        views = {k: _View(k, v, strategy._data, self.read) for k, v in self._attrs.items()}
+        views = {k: _View(k, v, strategy._data, self.refreshed if v.ndim == 1 else self.refreshed_2d)
+                 for k, v in self._attrs.items()}
         bound = type(self._cls.__name__, (self._cls,), views)
         bound.__qualname__, bound.__module__ = self._cls.__qualname__, self._cls.__module__
         for name in self._attrs:
             del strategy.__dict__[name]
         strategy.__class__ = bound
-
-    def adopt_read(self) -> None:
-        """Refresh, from now on, the indicators first read since the last bar."""
-        for name in dict.fromkeys(self.read):
-            full = self._attrs[name]
-            (self.refreshed if full.ndim == 1 else self.refreshed_2d).append((name, full))
-        self.read.clear()
 
     def refresh_2d(self, n: int) -> None:
         for name, full in self.refreshed_2d:

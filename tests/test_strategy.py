@@ -95,6 +95,25 @@ def test_indicator_conversions_and_pandas_views():
     assert (up_name, bands_name) == ("up", ["upper", "lower"])
 
 
+def test_an_indicator_first_read_late_is_current_from_then_on():
+    seen = []
+
+    class Late(Strategy):
+        def init(self):
+            self.sma = self.I(SMA, self.data.Close, 3)
+            self.bands = self.I(bands, self.data.Close, 3)
+
+        def next(self):
+            bar = len(self.data) - 1
+            if bar >= 10:  # nothing read before bar 10; both views deleted on bar 12
+                seen.append((bar, len(self.sma), self.bands.shape[1]))
+            if bar == 12:
+                del self.sma, self.bands
+
+    run(Late)
+    assert seen == [(bar, bar + 1, bar + 1) for bar in range(10, 40)]
+
+
 def test_indicators_are_whole_during_init():
     lengths = []
 
