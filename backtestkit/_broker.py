@@ -201,7 +201,7 @@ class Broker:
             if order._parent is not None:
                 self._fill_closing(order, price, bar)
             else:
-                self._fill_new(order, price, bar, is_market=is_market, low=low, high=high)
+                self._fill_new(order, price, bar, is_market, low, high)
 
     def _fill_price(self, order: Order, bar_open: float, high: float, low: float) -> tuple[float, int] | None:
         """The price and bar a limit or stop order fills at on this bar, or None if it does not fill."""
@@ -227,16 +227,15 @@ class Broker:
     def _fill_closing(self, order: Order, price: float, bar: int) -> None:
         trade = order._parent
         if trade in self.trades:
-            size = copysign(min(abs(trade._size), abs(order._size)), order._size)
-            if abs(size) >= abs(trade._size):
+            if abs(order._size) >= abs(trade._size):
                 self._close_trade(trade, price, bar)
             else:
-                self._reduce_trade(trade, price, size, bar)
+                self._reduce_trade(trade, price, order._size, bar)
         if order._live:
             order._live = False
             self.orders.remove(order)
 
-    def _fill_new(self, order: Order, price: float, bar: int, *, is_market: bool, low: float,
+    def _fill_new(self, order: Order, price: float, bar: int, is_market: bool, low: float,
                   high: float) -> None:
         """Fill a new order: close opposite trades (FIFO), then open a trade with what remains."""
         order._live = False  # filled: off the queue
