@@ -19,7 +19,7 @@ the end from the cash ledger and the trades' holding periods.
 from __future__ import annotations
 
 from collections.abc import Callable
-from math import copysign
+from math import copysign, inf
 
 import numpy as np
 import pandas as pd
@@ -70,7 +70,7 @@ class Broker:
         self.trades: list[Trade] = []
         self.closed_trades: list[Trade] = []
         self.i = 0
-        self.ruin_band = (-np.inf, np.inf)  # Close prices outside it may ruin the account
+        self.ruin_band = (-inf, inf)  # Close prices outside it may ruin the account
         # Flat lists of numbers, not of tuples, so that they add nothing for the garbage collector:
         self._cash_ledger: list[float] = []  # bar, cash after that bar's fills, bar, cash, ...
         self._holdings: list[float] = []  # from bar, to bar, size, entry price, from bar, ...
@@ -171,13 +171,13 @@ class Broker:
         for trade in self.trades:
             net += trade._size
             cost += trade._size * trade._entry_price
-        lo, hi = -np.inf, np.inf
+        lo, hi = -inf, inf
         if net > 0:
             lo = (cost - self.cash) / net
         elif net < 0:
             hi = (cost - self.cash) / net
         elif self.cash - cost <= 1e-9 * (abs(self.cash) + abs(cost)):
-            lo, hi = np.inf, -np.inf  # flat (or hedged flat) with no money left: check now
+            lo, hi = inf, -inf  # flat (or hedged flat) with no money left: check now
         slack = 1e-9 * (1 + abs(cost) + abs(self.cash)) / max(abs(net), 1)
         self.ruin_band = (lo + slack, hi - slack)
 
@@ -299,7 +299,7 @@ class Broker:
         fee = self._fee(size, price)
         trade = Trade(self, size, price, bar, order._tag, fee, self.i)
         self.cash -= fee
-        self._book_cash()
+        self._cash_ledger += (self.i, self.cash)
         self.trades.append(trade)
         if order._tp is not None:
             trade.tp = order._tp
@@ -326,7 +326,7 @@ class Broker:
         trade._exit_price, trade._exit_bar = price, bar
         self.closed_trades.append(trade)
         self.cash += trade._size * (price - trade._entry_price) - exit_fee
-        self._book_cash()
+        self._cash_ledger += (self.i, self.cash)
 
     def _reduce_trade(self, trade: Trade, price: float, size: float, bar: int) -> None:
         """Close ``size`` (opposite sign to the trade) of a trade as a separate closed record."""
@@ -350,9 +350,6 @@ class Broker:
         """Record that the trade held its current size from ``trade._since`` to the current bar."""
         self._holdings += (trade._since, self.i, trade._size, trade._entry_price)
         trade._since = self.i
-
-    def _book_cash(self) -> None:
-        self._cash_ledger += (self.i, self.cash)
 
     # --- the equity curve --------------------------------------------------------------------
     def equity_curve(self, start_cash: float, end: int | None = None) -> np.ndarray:
