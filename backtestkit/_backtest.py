@@ -268,7 +268,7 @@ def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray], *,
         return pd.DataFrame({"EntryBar": entry_bars, "ExitBar": exit_bars, "PnL": pnl, "Commission": fee,
                              "ReturnPct": return_pct, "Duration": durations})
     columns: dict[str, Any] = {
-        "Size": sizes,
+        "Size": np.array(sizes) if trades else sizes,  # int or float as numpy infers; empty: as pandas does
         "EntryBar": entry_bars,
         "ExitBar": exit_bars,
         "EntryPrice": entry,

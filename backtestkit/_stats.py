@@ -254,12 +254,16 @@ def _period_returns(equity: FloatArray, index: pd.Index, spacing: Any) -> tuple[
     calendar, per_year = _CALENDARS.get(spacing.days if spacing is not pd.NaT else 0, ("D", 0.0))
     if calendar == "D":
         keys = days
-        per_year = 365.0 if np.mean((days + 3) % 7 >= 5) > _WEEKEND_SHARE else 252.0
     elif calendar == "W":
         keys = (days + 3) // 7
     else:
         keys = wall.values.astype(f"datetime64[{calendar}]").astype(np.int64)
-    closes = equity[np.flatnonzero(np.append(keys[1:] != keys[:-1], True))]
+    last_bars = np.flatnonzero(np.append(keys[1:] != keys[:-1], True))  # each period's last bar
+    if calendar == "D":  # the share of bars on weekends, from the bars of each day
+        bars_a_day = np.diff(last_bars, prepend=-1)
+        on_weekends = bars_a_day[(days[last_bars] + 3) % 7 >= 5].sum()
+        per_year = 365.0 if on_weekends / len(days) > _WEEKEND_SHARE else 252.0
+    closes = equity[last_bars]
     return closes[1:] / closes[:-1] - 1.0, per_year
 
 
