@@ -198,12 +198,16 @@ def _rows_check(
 def _check_prices(frame: pd.DataFrame, owner: str, name: str) -> None:
     """Every price present, finite and positive; High and Low enclose Open and Close on every bar."""
     prices = {field: frame[field].to_numpy() for field in OHLC}
-    for expected, is_bad, problem, hint in _COLUMN_CHECKS:
-        for field, values in prices.items():
-            _rows_check(owner, name, frame.index, is_bad(values), expected, f"{problem} in {field!r}", hint)
     high, low = prices["High"], prices["Low"]
     body_top = np.maximum(prices["Open"], prices["Close"])
     body_bottom = np.minimum(prices["Open"], prices["Close"])
+    # Clean data passes in one sweep: NaN fails every comparison, and with 0 < Low <= Open, Close <= High
+    # a finite High bounds them all. Otherwise the checks below find and name the rows.
+    if (low > 0).all() and (low <= body_bottom).all() and (high >= body_top).all() and np.isfinite(high).all():
+        return
+    for expected, is_bad, problem, hint in _COLUMN_CHECKS:
+        for field, values in prices.items():
+            _rows_check(owner, name, frame.index, is_bad(values), expected, f"{problem} in {field!r}", hint)
     clip = "Fix the source data, or clip it: df['{0}'] = df[['Open', '{0}', 'Close']].{1}(axis=1)."
     _rows_check(owner, name, frame.index, high < low, "OHLC data with High >= Low", "High < Low")
     _rows_check(
