@@ -203,7 +203,7 @@ def _check_prices(frame: pd.DataFrame, owner: str, name: str) -> None:
     body_bottom = np.minimum(prices["Open"], prices["Close"])
     # Clean data passes in one sweep: NaN fails every comparison, and with 0 < Low <= Open, Close <= High
     # a finite High bounds them all. Otherwise the checks below find and name the rows.
-    if (low > 0).all() and (low <= body_bottom).all() and (high >= body_top).all() and np.isfinite(high).all():
+    if all(ok.all() for ok in (low > 0, low <= body_bottom, high >= body_top, np.isfinite(high))):
         return
     for expected, is_bad, problem, hint in _COLUMN_CHECKS:
         for field, values in prices.items():

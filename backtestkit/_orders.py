@@ -162,8 +162,12 @@ class Trade:
         """Place a market order closing ``portion`` (0 < portion <= 1) of the trade."""
         if not 0 < portion <= 1:
             raise param_error("Trade.close", "portion", "a number in (0, 1]", portion)
-        size = copysign(max(1, round(abs(self._size) * portion)), -self._size)
-        self._broker.queue_close(Order(self._broker, size, parent_trade=self, tag=self._tag))
+        if portion == 1:
+            size = -float(self._size)
+        else:
+            size = copysign(max(1, round(abs(self._size) * portion)), -self._size)
+        # positional arguments: on this hot path keywords cost more than the rest of the call
+        self._broker.queue_close(Order(self._broker, size, None, None, None, None, self._tag, self))
 
     @property
     def size(self) -> int | float:

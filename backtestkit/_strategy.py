@@ -168,8 +168,8 @@ class Strategy:
                               "whole number of units >= 1", size)
         sign = 1 if side == "buy" else -1
         broker = self._broker
-        if limit is None and stop is None and sl is None and tp is None:  # a plain market order
-            return broker.place(Order(broker, sign * float(size), tag=tag))
+        if limit is None and stop is None and sl is None and tp is None:  # plain market order, the hot path:
+            return broker.place(Order(broker, sign * float(size), None, None, None, None, tag))  # no keywords
         owner = f"Strategy.{side}"
         for name, value in (("limit", limit), ("stop", stop), ("sl", sl), ("tp", tp)):
             check_price(owner, name, value)
