@@ -18,6 +18,7 @@ the end from the cash ledger and the trades' holding periods.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from math import copysign, inf
 
@@ -71,9 +72,9 @@ class Broker:
         self.closed_trades: list[Trade] = []
         self.i = 0
         self.ruin_band = (-inf, inf)  # Close prices outside it may ruin the account
-        # Flat lists of numbers, not of tuples, so that they add nothing for the garbage collector:
-        self._cash_ledger: list[float] = []  # bar, cash after that bar's fills, bar, cash, ...
-        self._holdings: list[float] = []  # from bar, to bar, size, entry price, from bar, ...
+        # Flat arrays of doubles: nothing for the garbage collector, and numpy copies them in one go
+        self._cash_ledger = array("d")  # bar, cash after that bar's fills, bar, cash, ...
+        self._holdings = array("d")  # from bar, to bar, size, entry price, from bar, ...
 
     def __getstate__(self) -> dict:  # memoryviews do not pickle; the arrays they view do
         return {k: v.obj if isinstance(v, memoryview) else v for k, v in self.__dict__.items()}
@@ -299,7 +300,7 @@ class Broker:
         fee = self._fee(size, price)
         trade = Trade(self, size, price, bar, order._tag, fee, self.i)
         self.cash -= fee
-        self._cash_ledger += (self.i, self.cash)
+        self._cash_ledger.extend((self.i, self.cash))
         self.trades.append(trade)
         if order._tp is not None:
             trade.tp = order._tp
@@ -326,7 +327,7 @@ class Broker:
         trade._exit_price, trade._exit_bar = price, bar
         self.closed_trades.append(trade)
         self.cash += trade._size * (price - trade._entry_price) - exit_fee
-        self._cash_ledger += (self.i, self.cash)
+        self._cash_ledger.extend((self.i, self.cash))
 
     def _reduce_trade(self, trade: Trade, price: float, size: float, bar: int) -> None:
         """Close ``size`` (opposite sign to the trade) of a trade as a separate closed record."""
@@ -348,7 +349,7 @@ class Broker:
 
     def _book_holding(self, trade: Trade) -> None:
         """Record that the trade held its current size from ``trade._since`` to the current bar."""
-        self._holdings += (trade._since, self.i, trade._size, trade._entry_price)
+        self._holdings.extend((trade._since, self.i, trade._size, trade._entry_price))
         trade._since = self.i
 
     # --- the equity curve --------------------------------------------------------------------
@@ -370,7 +371,7 @@ class Broker:
         cash = np.full(n, start_cash, dtype=float)
         ledger = self._cash_ledger
         if ledger:
-            bars, values = np.fromiter(ledger, float, len(ledger)).reshape(-1, 2).T
+            bars, values = np.array(ledger).reshape(-1, 2).T  # a copy: the ledger stays growable
             last_of_bar = np.append(bars[1:] != bars[:-1], True)
             bars, values = bars[last_of_bar].astype(int), values[last_of_bar]
             cash[bars[0]:] = np.repeat(values, np.diff(bars, append=n))
@@ -383,11 +384,11 @@ class Broker:
         running sums give the net size and cost basis of every bar. Bars with nothing open are set to
         exactly zero, so equity there is exactly the cash (drawdown peaks compare exactly).
         """
-        open_trades = [x for t in self.trades for x in (t._since, stop, t._size, t._entry_price)]
-        holdings = self._holdings + open_trades
+        holdings = self._holdings + array("d", [x for t in self.trades
+                                                for x in (t._since, stop, t._size, t._entry_price)])
         if not holdings:
             return np.zeros(n)
-        first, last, size, entry = np.fromiter(holdings, float, len(holdings)).reshape(-1, 4).T
+        first, last, size, entry = np.array(holdings).reshape(-1, 4).T
         first, last = first.astype(np.intp), last.astype(np.intp)
 
         def running_sum(amount: np.ndarray, dtype: type) -> np.ndarray:
@@ -396,8 +397,10 @@ class Broker:
             np.add.at(steps, last, -amount)
             return np.cumsum(steps[:n], out=steps[:n])
 
-        pl = running_sum(size, float)  # net size...
+        pl = running_sum(size, float)  # the net size, in whole units: exact sums
+        # nothing is open where the net size is 0, unless long and short trades are open at once (hedging)
+        flat = running_sum(np.ones(len(size), dtype=np.int32), np.int32) == 0 if self._hedging else pl == 0
         pl *= self._closes
-        pl -= running_sum(size * entry, float)  # ...times the close, less the cost basis
-        pl[running_sum(np.ones(len(size), dtype=np.int32), np.int32) == 0] = 0.0
+        pl -= running_sum(size * entry, float)  # net size times the close, less the cost basis
+        pl[flat] = 0.0
         return pl
