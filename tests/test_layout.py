@@ -29,7 +29,7 @@ PROMISED_LIB_NAMES = {
 # A package (optimize/, plotting/, datasets/) is one entry: its modules may import each other.
 LAYERS = [
     {"_errors", "_typing", "_version"},
-    {"_ohlcv", "_data", "_fees"},
+    {"_ohlcv", "_data", "_fees", "_metrics"},
     {"datasets"},
     {"_orders"},
     {"_broker"},

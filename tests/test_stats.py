@@ -1,9 +1,10 @@
-"""Tests for backtestkit._stats: the stats Series and its metrics.
+"""Tests for backtestkit._stats: the stats Series.
 
 backtesting.py is the oracle, run as a black box: its ``_trades`` and equity go into our
 ``compute_stats`` and every key must come out as its stats say. Then hand-worked tiny cases with the
-arithmetic in comments, metric edge-case tables, property tests, the documented difference for a
-non-datetime index, the error messages, and a check that ``doc/stats.md`` documents every key.
+arithmetic in comments, property tests, the documented difference for a non-datetime index, the error
+messages, and a check that ``doc/stats.md`` documents every key. The metric functions themselves are
+tested in ``test_metrics.py``.
 """
 
 from __future__ import annotations
@@ -23,25 +24,7 @@ from backtesting.test import BTCUSD, EURUSD, GOOG, SMA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtestkit._stats import (
-    STATS_KEYS,
-    annualised_volatility,
-    beta,
-    calmar_ratio,
-    compute_stats,
-    drawdown_episodes,
-    episode_peaks,
-    geometric_mean_return,
-    kelly_criterion,
-    omega_ratio,
-    profit_factor,
-    recompute_stats,
-    sharpe_ratio,
-    sortino_ratio,
-    sqn,
-    ulcer_index,
-    win_rate,
-)
+from backtestkit._stats import STATS_KEYS, compute_stats, recompute_stats
 from tests._oracle import record, same_value
 
 ADDED_KEYS = ["Omega Ratio", "Ulcer Index"]
@@ -395,65 +378,6 @@ def test_trades_open_on_the_same_bars_count_once_for_exposure() -> None:
     trades = trades_frame([(0, 1, 1.0, 0.01, 0.0), (1, 2, 1.0, 0.01, 0.0)])
     stats = compute_stats(trades, np.array([100.0, 101.0, 102.0, 102.0]), bars([1.0, 2.0, 3.0, 4.0]), None)
     assert stats["Exposure Time [%]"] == 75
-
-
-# --- metric functions: edge-case tables --------------------------------------------------------------
-
-EMPTY = np.array([])
-
-
-@pytest.mark.parametrize(
-    "metric",
-    [
-        lambda: geometric_mean_return(EMPTY),
-        lambda: annualised_volatility(np.array([0.1]), 0.1, 252),  # one return has no variance
-        lambda: sortino_ratio(0.1, EMPTY, 252, 0.0),
-        lambda: sortino_ratio(0.0, np.zeros(3), 252, 0.0),  # 0 / 0
-        lambda: sharpe_ratio(0.1, 0.0, 0.0),
-        lambda: calmar_ratio(0.1, 0.0),
-        lambda: omega_ratio(EMPTY),
-        lambda: omega_ratio(np.array([0.01, 0.0])),  # no losing period
-        lambda: beta(np.array([1.0, 2.0]), np.array([1.0, 2.0])),  # one return
-        lambda: beta(np.array([1.0, 2.0, 3.0]), np.ones(3)),  # flat market
-        lambda: ulcer_index(EMPTY),
-        lambda: win_rate(EMPTY),
-        lambda: profit_factor(np.array([0.1, 0.2])),  # no loser
-        lambda: sqn(np.array([5.0])),
-        lambda: sqn(np.array([5.0, 5.0])),  # no spread
-        lambda: kelly_criterion(np.array([1.0, 2.0])),  # no loser
-        lambda: kelly_criterion(np.array([-1.0])),  # no winner
-    ],
-)
-def test_metrics_are_nan_without_data_or_denominator(metric: Any) -> None:
-    assert math.isnan(metric())
-
-
-def test_metric_values() -> None:
-    assert geometric_mean_return(np.array([0.1, -1.0, 0.5])) == 0  # capital gone: nothing compounds
-    assert geometric_mean_return(np.array([0.21, np.nan, 0.0])) == pytest.approx(0.1)  # sqrt(1.21) - 1
-    assert sortino_ratio(0.1, np.array([0.01, 0.02]), 252, 0.0) == math.inf  # no losing period
-    assert profit_factor(np.array([0.3, -0.1, -0.2])) == pytest.approx(1.0)  # 0.3 / 0.3
-    assert kelly_criterion(np.array([30.0, -10.0, -10.0])) == pytest.approx(1 / 3 - (2 / 3) / 3)  # W-(1-W)/R
-    assert beta(np.array([1.0, 2.0, 8.0]), np.array([1.0, 2.0, 8.0])) == pytest.approx(1.0)
-    assert annualised_volatility(np.array([0.01, -0.01]), 0.0, 1) == pytest.approx(math.sqrt(2e-4))  # p=1: s
-
-
-@pytest.mark.parametrize(
-    ("dd", "starts", "ends", "peaks"),
-    [
-        ([0.0], [], [], []),
-        ([0.0, 0.0, 0.0], [], [], []),
-        ([0.0, 0.0, 0.1], [], [], []),  # a dip on the last bar alone is not an episode
-        ([0.0, 0.1, 0.2, 0.0], [0], [3], [0.2]),
-        ([0.0, 0.1, 0.0, 0.3, 0.2], [0, 2], [2, 4], [0.1, 0.3]),  # the last one has not recovered
-        ([0.0, 0.5, 0.0, 0.0, 0.0, 0.2, 0.0], [0, 4], [2, 6], [0.5, 0.2]),
-    ],
-)
-def test_drawdown_episodes(dd: list, starts: list, ends: list, peaks: list) -> None:
-    dd_array = np.array(dd)
-    found_starts, found_ends = drawdown_episodes(dd_array)
-    assert found_starts.tolist() == starts and found_ends.tolist() == ends
-    assert episode_peaks(dd_array, found_starts, found_ends).tolist() == peaks
 
 
 @settings(max_examples=50, deadline=None)

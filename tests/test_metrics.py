@@ -1,0 +1,82 @@
+"""Tests for backtestkit._metrics: edge-case tables and worked values of each metric function."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from backtestkit._metrics import (
+    annualised_volatility,
+    beta,
+    calmar_ratio,
+    drawdown_episodes,
+    episode_peaks,
+    geometric_mean_return,
+    kelly_criterion,
+    omega_ratio,
+    profit_factor,
+    sharpe_ratio,
+    sortino_ratio,
+    sqn,
+    ulcer_index,
+    win_rate,
+)
+
+EMPTY = np.array([])
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        lambda: geometric_mean_return(EMPTY),
+        lambda: annualised_volatility(np.array([0.1]), 0.1, 252),  # one return has no variance
+        lambda: sortino_ratio(0.1, EMPTY, 252, 0.0),
+        lambda: sortino_ratio(0.0, np.zeros(3), 252, 0.0),  # 0 / 0
+        lambda: sharpe_ratio(0.1, 0.0, 0.0),
+        lambda: calmar_ratio(0.1, 0.0),
+        lambda: omega_ratio(EMPTY),
+        lambda: omega_ratio(np.array([0.01, 0.0])),  # no losing period
+        lambda: beta(np.array([1.0, 2.0]), np.array([1.0, 2.0])),  # one return
+        lambda: beta(np.array([1.0, 2.0, 3.0]), np.ones(3)),  # flat market
+        lambda: ulcer_index(EMPTY),
+        lambda: win_rate(EMPTY),
+        lambda: profit_factor(np.array([0.1, 0.2])),  # no loser
+        lambda: sqn(np.array([5.0])),
+        lambda: sqn(np.array([5.0, 5.0])),  # no spread
+        lambda: kelly_criterion(np.array([1.0, 2.0])),  # no loser
+        lambda: kelly_criterion(np.array([-1.0])),  # no winner
+    ],
+)
+def test_metrics_are_nan_without_data_or_denominator(metric: Any) -> None:
+    assert math.isnan(metric())
+
+
+def test_metric_values() -> None:
+    assert geometric_mean_return(np.array([0.1, -1.0, 0.5])) == 0  # capital gone: nothing compounds
+    assert geometric_mean_return(np.array([0.21, np.nan, 0.0])) == pytest.approx(0.1)  # sqrt(1.21) - 1
+    assert sortino_ratio(0.1, np.array([0.01, 0.02]), 252, 0.0) == math.inf  # no losing period
+    assert profit_factor(np.array([0.3, -0.1, -0.2])) == pytest.approx(1.0)  # 0.3 / 0.3
+    assert kelly_criterion(np.array([30.0, -10.0, -10.0])) == pytest.approx(1 / 3 - (2 / 3) / 3)  # W-(1-W)/R
+    assert beta(np.array([1.0, 2.0, 8.0]), np.array([1.0, 2.0, 8.0])) == pytest.approx(1.0)
+    assert annualised_volatility(np.array([0.01, -0.01]), 0.0, 1) == pytest.approx(math.sqrt(2e-4))  # p=1: s
+
+
+@pytest.mark.parametrize(
+    ("dd", "starts", "ends", "peaks"),
+    [
+        ([0.0], [], [], []),
+        ([0.0, 0.0, 0.0], [], [], []),
+        ([0.0, 0.0, 0.1], [], [], []),  # a dip on the last bar alone is not an episode
+        ([0.0, 0.1, 0.2, 0.0], [0], [3], [0.2]),
+        ([0.0, 0.1, 0.0, 0.3, 0.2], [0, 2], [2, 4], [0.1, 0.3]),  # the last one has not recovered
+        ([0.0, 0.5, 0.0, 0.0, 0.0, 0.2, 0.0], [0, 4], [2, 6], [0.5, 0.2]),
+    ],
+)
+def test_drawdown_episodes(dd: list, starts: list, ends: list, peaks: list) -> None:
+    dd_array = np.array(dd)
+    found_starts, found_ends = drawdown_episodes(dd_array)
+    assert found_starts.tolist() == starts and found_ends.tolist() == ends
+    assert episode_peaks(dd_array, found_starts, found_ends).tolist() == peaks
