@@ -1,4 +1,4 @@
-"""Tests for backtestkit.plotting._chart and _downsample: the chart behind Backtest.plot().
+"""Tests for backtestkit.plotting._chart, _downsample and _output: the chart behind Backtest.plot().
 
 Runs come from backtestkit itself. The returned Bokeh layout is inspected: panels present or absent
 per flag, one glyph row per trade, indicators on price or in panels of their own, a RangeIndex run,
@@ -23,7 +23,7 @@ from bokeh.models import GlyphRenderer, HoverTool, Legend
 from backtestkit import Backtest, Strategy
 from backtestkit.datasets import load_daily, load_hourly
 from backtestkit.lib import crossover
-from backtestkit.plotting import _chart
+from backtestkit.plotting import _output
 from backtestkit.plotting._chart import Indicator, plot_backtest
 from backtestkit.plotting._downsample import Grouping, auto_downsample, by_count, by_rule
 
@@ -104,7 +104,7 @@ def no_html(monkeypatch: pytest.MonkeyPatch) -> None:
 
     The page itself is checked by the tests that do not use this fixture.
     """
-    monkeypatch.setattr(_chart, "file_html", lambda layout, resources, title: f"<title>{title}</title>")
+    monkeypatch.setattr(_output, "file_html", lambda layout, resources, title: f"<title>{title}</title>")
 
 
 @pytest.fixture
@@ -544,7 +544,7 @@ def test_default_filename_is_the_strategy_in_the_working_directory(
     daily: tuple, tmp_path: Path, no_html: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened: list[str] = []
-    monkeypatch.setattr(_chart.webbrowser, "open", opened.append)
+    monkeypatch.setattr(_output.webbrowser, "open", opened.append)
     monkeypatch.chdir(tmp_path)
     data, stats = daily
     plot_backtest(ohlc=data, stats=stats, indicators=[], open_browser=False)
@@ -559,8 +559,8 @@ def test_in_a_notebook_the_chart_shows_inline_unless_a_filename_is_given(
     shown: list[Any] = []
     kernel_shell = types.SimpleNamespace(kernel=object())
     monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: kernel_shell))
-    monkeypatch.setattr(_chart.bokeh.io, "output_notebook", lambda *args, **kwargs: shown.append("setup"))
-    monkeypatch.setattr(_chart.bokeh.io, "show", shown.append)
+    monkeypatch.setattr(_output.bokeh.io, "output_notebook", lambda *args, **kwargs: shown.append("setup"))
+    monkeypatch.setattr(_output.bokeh.io, "show", shown.append)
     monkeypatch.chdir(tmp_path)
     data, stats = daily
     layout = plot_backtest(ohlc=data, stats=stats, indicators=[], open_browser=False)
@@ -577,9 +577,9 @@ def test_only_a_shell_with_a_kernel_is_a_notebook(
     shell: Any, expected: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
-    assert _chart._in_notebook() is expected
+    assert _output.in_notebook() is expected
     monkeypatch.delitem(sys.modules, "IPython")
-    assert _chart._in_notebook() is False
+    assert _output.in_notebook() is False
 
 
 def test_importing_backtestkit_does_not_import_bokeh() -> None:

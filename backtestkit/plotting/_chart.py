@@ -11,17 +11,12 @@ from __future__ import annotations
 import itertools
 import numbers
 import os
-import re
-import sys
-import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import bokeh.io
 import numpy as np
 import pandas as pd
-from bokeh.embed import file_html
 from bokeh.layouts import gridplot
 from bokeh.models import (
     ColumnDataSource,
@@ -37,7 +32,6 @@ from bokeh.models import (
 )
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
-from bokeh.resources import INLINE
 from bokeh.transform import linear_cmap
 
 from backtestkit._errors import Verbatim, param_error
@@ -50,6 +44,7 @@ from backtestkit.plotting._downsample import (
     longest_drawdown,
     superimpose_rule,
 )
+from backtestkit.plotting._output import show_or_write
 
 _UP, _DOWN = "#26a69a", "#ef5350"  # rising candles and winning trades; falling candles and losing trades
 _TOOLS = "xpan,xwheel_zoom,box_zoom,undo,redo,reset,save"
@@ -135,7 +130,7 @@ def plot_backtest(
     _check_output(filename, open_browser)
     layout = backtest_layout(ohlc=ohlc, stats=stats, indicators=indicators, **options)
     title = layout.children[0][0].title.text  # the top panel carries the chart's title
-    _output(layout, filename, title, stats["_strategy"], open_browser)
+    show_or_write(layout, filename, title=title, strategy=stats["_strategy"], open_browser=open_browser)
     return layout
 
 
@@ -509,36 +504,6 @@ def _autoscale(chart: _Chart, panels: list[figure]) -> None:
     callback = CustomJS(args={"source": chart.source, **ranges}, code=_AUTOSCALE)
     chart.x_range.js_on_change("start", callback)
     chart.x_range.js_on_change("end", callback)
-
-
-def _output(layout: LayoutDOM, filename: str | os.PathLike[str] | None, title: str, strategy: object,
-            open_browser: bool) -> None:  # fmt: skip
-    """Show the chart inline in a notebook (when no filename is given), else write the file, maybe open it."""
-    if filename is None and _in_notebook():
-        bokeh.io.output_notebook(INLINE, hide_banner=True)
-        bokeh.io.show(layout)
-        return
-    path = Path(filename if filename is not None else default_filename(strategy))
-    path.write_text(file_html(layout, INLINE, title), encoding="utf-8")
-    if open_browser:
-        webbrowser.open(path.resolve().as_uri())
-
-
-def _in_notebook() -> bool:
-    """Whether this runs in a Jupyter kernel: IPython is imported and its shell has a kernel."""
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if hasattr(ipython, "get_ipython") else None
-    return getattr(shell, "kernel", None) is not None
-
-
-def default_filename(strategy: object) -> str:
-    """The file a chart goes to when no filename is given: the strategy's class name + '.html'.
-
-    >>> default_filename("SmaCross(n1=10,n2=20)")
-    'SmaCross.html'
-    """
-    name = re.sub(r"[^\w.-]+", "_", str(strategy).split("(")[0]).strip("._")
-    return f"{name or 'backtest'}.html"
 
 
 _OWNER = "Backtest.plot"

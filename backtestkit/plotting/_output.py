@@ -1,11 +1,16 @@
-"""Writing a Bokeh layout as one standalone HTML page, and the checks of where and how it goes."""
+"""Writing a Bokeh layout as one standalone HTML page (or showing it in a notebook), and the checks of
+where and how it goes."""
 
 from __future__ import annotations
 
 import os
+import re
+import sys
+import webbrowser
 from pathlib import Path
 from typing import Any
 
+import bokeh.io
 from bokeh.embed import file_html
 from bokeh.models import LayoutDOM
 from bokeh.resources import CDN, INLINE
@@ -59,3 +64,37 @@ def write_html(layout: LayoutDOM, path: Path, *, title: str, resources: str) -> 
     html = file_html(layout, INLINE if resources == "inline" else CDN, title=title)
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def show_or_write(layout: LayoutDOM, filename: str | os.PathLike[str] | None, *, title: str, strategy: object,
+                  open_browser: bool) -> None:  # fmt: skip
+    """Show ``layout`` inline in a notebook (when no filename is given), else write it, maybe open it.
+
+    Without a filename the page is named after the strategy (:func:`default_filename`), in the working
+    directory; BokehJS is inlined, so the page works offline.
+    """
+    if filename is None and in_notebook():
+        bokeh.io.output_notebook(INLINE, hide_banner=True)
+        bokeh.io.show(layout)
+        return
+    path = write_html(layout, Path(filename if filename is not None else default_filename(strategy)),
+                      title=title, resources="inline")
+    if open_browser:
+        webbrowser.open(path.resolve().as_uri())
+
+
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel: IPython is imported and its shell has a kernel."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if hasattr(ipython, "get_ipython") else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def default_filename(strategy: object) -> str:
+    """The file a chart goes to when no filename is given: the strategy's class name + '.html'.
+
+    >>> default_filename("SmaCross(n1=10,n2=20)")
+    'SmaCross.html'
+    """
+    name = re.sub(r"[^\w.-]+", "_", str(strategy).split("(")[0]).strip("._")
+    return f"{name or 'backtest'}.html"
