@@ -54,6 +54,9 @@ TRADES_AGG = OrderedDict((("Size", "sum"), ("EntryBar", "first"), ("ExitBar", "l
 """How to aggregate the ``_trades`` frame when resampling it by time."""
 
 
+_LEVELS = (float, int, np.float64, np.int64)  # a constant level, such as 70 in crossover(self.rsi, 70)
+
+
 def _last_two(series: Any) -> tuple[Any, Any]:
     if isinstance(series, Number):
         return series, series
@@ -70,11 +73,18 @@ def crossover(series1: Sequence | float, series2: Sequence | float) -> bool:
     >>> crossover(np.array([1, 3, 1]), 2)
     False
     """
-    if type(series1) is _Array and type(series2) is _Array:  # a strategy's own data and indicators
-        try:
-            return series1[-2] < series2[-2] and series1[-1] > series2[-1]  # type: ignore[return-value]
-        except IndexError:
-            return False
+    kind = type(series1)
+    try:  # fast paths, run every bar by many strategies: a strategy's own data and indicators, and levels
+        if kind is _Array:
+            other = type(series2)
+            if other is _Array:
+                return series1[-2] < series2[-2] and series1[-1] > series2[-1]  # type: ignore
+            if other in _LEVELS:
+                return series1[-2] < series2 and series1[-1] > series2  # type: ignore
+        elif kind in _LEVELS and type(series2) is _Array:
+            return series1 < series2[-2] and series1 > series2[-1]  # type: ignore
+    except IndexError:
+        return False
     try:
         (a0, a1), (b0, b1) = _last_two(series1), _last_two(series2)
     except IndexError:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from backtestkit import Backtest, Strategy
+from backtestkit._data import make_array
 from backtestkit.datasets import load_daily, load_hourly
 from backtestkit.lib import (
     OHLCV_AGG,
@@ -42,7 +43,7 @@ def bars(*rows: tuple[float, float, float, float]) -> pd.DataFrame:
 # --- crossover, cross, barssince, quantile -------------------------------------------------------
 
 
-@pytest.mark.parametrize(
+CROSSINGS = pytest.mark.parametrize(
     "a, b, over, crossed",
     [
         (np.array([1, 3]), np.array([2, 2]), True, True),
@@ -59,12 +60,31 @@ def bars(*rows: tuple[float, float, float, float]) -> pd.DataFrame:
         (np.array([3]), np.array([2]), False, False),  # too short
         (np.array([]), np.array([]), False, False),
         ([3], 2, False, False),
+        (np.array([1.0, 3.0]), 2.0, True, True),  # float level
+        (np.array([2.0, 3.0]), 2.0, False, False),  # from the level is not a cross
+        (2, np.array([3, 1]), True, True),  # level first
+        (np.array([1, 3]), np.float64(2.0), True, True),
     ],
 )
+
+
+@CROSSINGS
 def test_crossover_and_cross(a, b, over, crossed):
     assert crossover(a, b) is over
     assert cross(a, b) is crossed
     assert cross(b, a) is crossed
+
+
+@CROSSINGS
+def test_crossover_and_cross_on_a_strategys_arrays(a, b, over, crossed):
+    # inside next() data and indicators are _Array views, which take the fast paths
+    def as_strategy_array(x):
+        return make_array(x, name="x", index=pd.RangeIndex(len(x))) if isinstance(x, np.ndarray) else x
+
+    a, b = as_strategy_array(a), as_strategy_array(b)
+    assert bool(crossover(a, b)) is over
+    assert bool(cross(a, b)) is crossed
+    assert bool(cross(b, a)) is crossed
 
 
 @pytest.mark.parametrize(
