@@ -244,28 +244,21 @@ class Broker:
         adjusted = price * (1 + copysign(self._spread, order._size))
         size = order._size
         unit_cost = self._unit_cost(size, adjusted, price)
+        available = self.margin_available()
         if -1 < size < 1:
-            size = self._units_for_share(size, unit_cost)
+            size = self._units_for_share(size, unit_cost, available)
             if not size:
                 self._warn_margin("relative-sized order")
                 return
         need = int(size)
         if self.trades and not self._hedging:
-            for trade in list(self.trades):
-                if (trade._size > 0) == (need > 0):
-                    continue
-                if abs(need) >= abs(trade._size):
-                    self._close_trade(trade, price, bar)
-                    need += trade._size
-                else:
-                    self._reduce_trade(trade, price, need, bar)
-                    need = 0
-                if not need:
-                    break
-        if need and abs(need) * unit_cost + self._fixed_fee > self.margin_available() * self._leverage:
-            self._warn_margin("order")
-            return
+            left = self._close_opposite(need, price, bar)
+            if left != need:
+                need, available = left, self.margin_available()  # with what closing freed
         if not need:
+            return
+        if abs(need) * unit_cost + self._fixed_fee > available * self._leverage:
+            self._warn_margin("order")
             return
         trade = self._open_trade(adjusted, need, order, bar)
         sl, tp = order._sl, order._tp
@@ -278,6 +271,21 @@ class Broker:
                  f"stop/limit entry ({trade!r}). The order of prices within a bar is unknown, so it is "
                  "matched from the next bar on.")
 
+    def _close_opposite(self, need: int, price: float, bar: int) -> int:
+        """Close or reduce opposite trades, oldest first, against ``need`` units; return the units left."""
+        for trade in list(self.trades):
+            if (trade._size > 0) == (need > 0):
+                continue
+            if abs(need) >= abs(trade._size):
+                self._close_trade(trade, price, bar)
+                need += trade._size
+            else:
+                self._reduce_trade(trade, price, need, bar)
+                need = 0
+            if not need:
+                break
+        return need
+
     def _unit_cost(self, size: float, adjusted: float, price: float) -> float:
         """Cash one unit takes: the spread-adjusted price plus its share of the variable fee.
 
@@ -286,9 +294,9 @@ class Broker:
         """
         return adjusted + (self._fee(size, price) - self._fixed_fee) / abs(size)
 
-    def _units_for_share(self, share: float, unit_cost: float) -> int:
-        """Whole units a share of the available margin pays for, fees included."""
-        budget = self.margin_available() * self._leverage * abs(share) - self._fixed_fee
+    def _units_for_share(self, share: float, unit_cost: float, available: float) -> int:
+        """Whole units a share of the ``available`` margin pays for, fees included."""
+        budget = available * self._leverage * abs(share) - self._fixed_fee
         return int(copysign(max(0.0, budget) // unit_cost, share))
 
     def _warn_margin(self, what: str) -> None:
