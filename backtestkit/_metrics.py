@@ -151,6 +151,24 @@ def ulcer_index(dd: FloatArray) -> np.float64:
     return np.sqrt(np.mean((100.0 * dd) ** 2)) if len(dd) else NAN
 
 
+def bars_held(entry_bars: IntArray, exit_bars: IntArray) -> int:
+    """How many bars at least one trade was open on, entry and exit bar included.
+
+    Overlapping trades count once: the sorted holding periods are merged into blocks.
+
+    >>> bars_held(np.array([0, 2, 8]), np.array([3, 5, 8]))  # bars 0-5 and bar 8
+    7
+    """
+    if not len(entry_bars):
+        return 0
+    order = np.argsort(entry_bars, kind="stable")
+    starts, ends = entry_bars[order], exit_bars[order] + 1
+    reach = np.maximum.accumulate(ends)  # the end of the block each trade belongs to, so far
+    first = np.flatnonzero(np.append(True, starts[1:] >= reach[:-1]))  # the trades that start a block
+    last = np.append(first[1:], len(starts)) - 1
+    return int((reach[last] - starts[first]).sum())
+
+
 # --- Metrics on closed trades ------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from backtestkit._metrics import (
     NAN,
     annualised_return,
     annualised_volatility,
+    bars_held,
     beta,
     calmar_ratio,
     drawdown,
@@ -160,15 +161,12 @@ def _overview(
     index: pd.Index, equity: FloatArray, close: FloatArray, trades: pd.DataFrame, warmup: int, with_fees: bool
 ) -> dict[str, Any]:
     """Start .. Buy & Hold Return [%]: the run's span, exposure, final equity and plain returns."""
-    n_bars = len(equity)
-    entries = trades["EntryBar"].to_numpy().astype(np.int64)
-    exits = trades["ExitBar"].to_numpy().astype(np.int64) + 1
-    opened = np.bincount(entries, minlength=n_bars + 1) - np.bincount(exits, minlength=n_bars + 1)
+    held = bars_held(trades["EntryBar"].to_numpy(), trades["ExitBar"].to_numpy())
     overview = {
         "Start": index[0],
         "End": index[-1],
         "Duration": _span(index),
-        "Exposure Time [%]": np.mean(np.cumsum(opened[:n_bars]) > 0) * 100,
+        "Exposure Time [%]": np.float64(held) / len(equity) * 100,
         "Equity Final [$]": equity[-1],
         "Equity Peak [$]": equity.max(),
     }

@@ -7,9 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from backtestkit._metrics import (
     annualised_volatility,
+    bars_held,
     beta,
     calmar_ratio,
     drawdown_episodes,
@@ -80,3 +83,27 @@ def test_drawdown_episodes(dd: list, starts: list, ends: list, peaks: list) -> N
     found_starts, found_ends = drawdown_episodes(dd_array)
     assert found_starts.tolist() == starts and found_ends.tolist() == ends
     assert episode_peaks(dd_array, found_starts, found_ends).tolist() == peaks
+
+
+@pytest.mark.parametrize(
+    ("entries", "exits", "held"),
+    [
+        ([], [], 0),
+        ([3], [3], 1),  # entered and exited on one bar
+        ([0, 4], [2, 6], 6),  # 0-2 and 4-6
+        ([0, 3], [2, 5], 6),  # adjacent: 0-2 then 3-5
+        ([0, 1], [9, 2], 10),  # one inside the other
+        ([5, 0], [7, 6], 8),  # not sorted by entry: 0-7
+        ([2, 2, 2], [4, 4, 4], 3),  # the same bars three times
+    ],
+)
+def test_bars_held(entries: list, exits: list, held: int) -> None:
+    assert bars_held(np.array(entries, dtype=int), np.array(exits, dtype=int)) == held
+
+
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 20)), max_size=30))
+def test_bars_held_counts_the_union_of_holding_periods(trades: list[tuple[int, int]]) -> None:
+    entries = np.array([entry for entry, _ in trades], dtype=int)
+    exits = np.array([entry + length for entry, length in trades], dtype=int)
+    union = {bar for entry, exit_ in zip(entries, exits, strict=True) for bar in range(entry, exit_ + 1)}
+    assert bars_held(entries, exits) == len(union)
