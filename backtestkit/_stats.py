@@ -367,8 +367,8 @@ def recompute_stats(
 
     Raises:
         TypeError: If an argument has the wrong type.
-        ValueError: If ``data`` does not match the run, ``trades`` lacks a column or has entry bars
-            outside it, or ``risk_free_rate`` is not finite.
+        ValueError: If ``data`` does not match the run, ``trades`` lacks a column or has bars that
+            are not whole, outside the run, or exits before entries, or ``risk_free_rate`` is not finite.
 
     Example:
         >>> bars = pd.DataFrame({"Close": [100.0, 110.0, 99.0, 121.0]},
@@ -422,10 +422,16 @@ def _check_trades(owner: str, trades: Any, n_bars: int) -> None:
     lacking = [column for column in TRADE_COLUMNS if column not in trades.columns]
     if lacking:
         raise param_error(owner, "trades", expected, Verbatim(f"a DataFrame without {_listing(lacking)}"))
-    entries = trades["EntryBar"].to_numpy()
+    entries, exits = trades["EntryBar"].to_numpy(dtype=float), trades["ExitBar"].to_numpy(dtype=float)
+    if not all((np.isfinite(bars) & (bars % 1 == 0)).all() for bars in (entries, exits)):
+        raise param_error(owner, "trades", expected, Verbatim("bars that are not whole numbers"))
     if len(entries) and not (entries.min() >= 0 and entries.max() < n_bars):
-        got = Verbatim(f"entry bars from {entries.min()} to {entries.max()}")
+        got = Verbatim(f"entry bars from {entries.min():g} to {entries.max():g}")
         raise param_error(owner, "trades", expected, got, hint=f"This run has bars 0 to {n_bars - 1}.")
+    if len(exits) and not (exits.max() < n_bars and (exits >= entries).all()):
+        got = Verbatim(f"exit bars from {exits.min():g} to {exits.max():g}")
+        raise param_error(owner, "trades", expected, got, hint=f"This run has bars 0 to {n_bars - 1}, "
+                          "and a trade exits on or after the bar it entered on.")
 
 
 def _listing(names: list[str]) -> str:
