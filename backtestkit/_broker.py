@@ -296,6 +296,10 @@ class Broker:
 
     def _units_for_share(self, share: float, unit_cost: float, available: float) -> int:
         """Whole units a share of the ``available`` margin pays for, fees included."""
+        if unit_cost <= 0:
+            raise ValueError(f"The 'commission' of Backtest makes a unit cost {unit_cost:g} (the price with "
+                             "the spread, plus the fee a unit) <= 0, so no size can be worked out for a "
+                             "share of the margin. A fee may be a rebate, but never the whole price.")
         budget = available * self._leverage * abs(share) - self._fixed_fee
         return int(copysign(max(0.0, budget) // unit_cost, share))
 

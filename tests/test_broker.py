@@ -458,6 +458,13 @@ def test_commission_forms(commission, entry_fee, exit_fee):
     assert equity(stats) == pytest.approx(expected)
 
 
+def test_a_rebate_of_the_whole_price_cannot_size_a_share_of_the_margin():
+    # fee -1 * 102 a unit: a unit costs 102 - 102 = 0, so "half the margin" is any number of units
+    with pytest.raises(ValueError, match=r"makes a unit cost 0 .* <= 0") as raised:
+        run({1: buy(size=0.5)}, commission=lambda size, price: -abs(size) * price)
+    assert raised.value.__notes__ == [f"(raised on bar 2, {FRAME.index[2]})"]
+
+
 def test_commission_is_charged_at_the_spread_adjusted_entry_price():
     stats = run({1: buy(size=10)}, spread=0.01, commission=0.01)
     # entry 103.02, fee 10.302; exit 99, fee 9.9; PnL 10 * (99 - 103.02) - 20.202 = -60.402
