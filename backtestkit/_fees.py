@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from backtestkit._errors import check_number, param_error
 from backtestkit._typing import Commission
 
@@ -23,12 +25,28 @@ class LinearFee:
         return f"LinearFee(fixed={self.fixed}, relative={self.relative})"
 
 
+class UserFee:
+    """A user's ``commission(size, price)``, called with the price as a numpy float64, as backtesting.py
+    does, and its fee returned as a Python float, the broker's arithmetic type."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function: Callable[[float, float], float]) -> None:
+        self.function = function
+
+    def __call__(self, size: float, price: float) -> float:
+        return float(self.function(size, np.float64(price)))
+
+    def __repr__(self) -> str:
+        return f"UserFee({self.function!r})"
+
+
 def fee_function(commission: Commission) -> tuple[Callable[[float, float], float], float]:
     """The fee of a fill as ``fee(size, price)``, and the fixed part charged once per fill."""
     owner = "Backtest"
     expected = "a relative fee in (-0.1, 0.1), a (fixed, relative) tuple or a callable (size, price) -> fee"
     if callable(commission):
-        return commission, 0.0
+        return UserFee(commission), 0.0
     if isinstance(commission, tuple):
         if len(commission) != 2:
             raise param_error(owner, "commission", expected, commission)

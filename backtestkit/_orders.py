@@ -174,15 +174,18 @@ class Trade:
         """Units held: positive for a long trade, negative for a short one."""
         return self._size
 
-    @property
-    def entry_price(self) -> float:
-        """Price the trade was entered at (the spread included)."""
-        return self._entry_price
+    # The broker keeps prices as Python floats (fast arithmetic on every fill); what a strategy reads
+    # is a numpy float64, as in backtesting.py (e.g. x / 0 gives inf with a warning, not an exception).
 
     @property
-    def exit_price(self) -> float | None:
+    def entry_price(self) -> np.float64:
+        """Price the trade was entered at (the spread included)."""
+        return np.float64(self._entry_price)
+
+    @property
+    def exit_price(self) -> np.float64 | None:
         """Price the trade was closed at, or None while it is open."""
-        return self._exit_price
+        return None if self._exit_price is None else np.float64(self._exit_price)
 
     @property
     def entry_bar(self) -> int:
@@ -223,20 +226,20 @@ class Trade:
         return self._broker.last_price if self._exit_price is None else self._exit_price
 
     @property
-    def pl(self) -> float:
+    def pl(self) -> np.float64:
         """Profit (positive) or loss in cash; commissions count once the trade is closed."""
-        return self._size * (self._price() - self._entry_price) - self._fees
+        return np.float64(self._size * (self._price() - self._entry_price) - self._fees)
 
     @property
-    def pl_pct(self) -> float:
+    def pl_pct(self) -> np.float64:
         """Profit or loss as a fraction of the entry value; commissions count once closed."""
         gross = copysign(1, self._size) * (self._price() / self._entry_price - 1)
-        return gross - self._fees / (abs(self._size) * self._entry_price)
+        return np.float64(gross - self._fees / (abs(self._size) * self._entry_price))
 
     @property
-    def value(self) -> float:
+    def value(self) -> np.float64:
         """Value of the trade in cash: units times the current (or exit) price."""
-        return abs(self._size) * self._price()
+        return np.float64(abs(self._size) * self._price())
 
     @property
     def sl(self) -> float | None:

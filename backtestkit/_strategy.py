@@ -186,9 +186,9 @@ class Strategy:
         return self._data
 
     @property
-    def equity(self) -> float:
+    def equity(self) -> np.float64:
         """Current account equity: cash plus open trades marked at the current Close."""
-        return self._broker.equity
+        return np.float64(self._broker.equity)  # a numpy float, as backtesting.py gives
 
     @property
     def position(self) -> Position:

@@ -803,6 +803,47 @@ def test_per_bar_views(data, width, n_trades):
     assert_same_stats(actual, expected)
 
 
+def number_types(lib: Library) -> type:
+    """Records the Python type of every number a strategy reads, and of the price a commission gets."""
+
+    class Types(lib.Strategy):
+        def init(self):
+            self.seen = {}
+
+        def next(self):
+            if len(self.data) == 3:
+                self.buy(size=10)
+            elif len(self.data) == 5:
+                trade, position = self.trades[0], self.position
+                self.note(equity=self.equity, entry_price=trade.entry_price, pl=trade.pl, pl_pct=trade.pl_pct,
+                          value=trade.value, position_pl=position.pl, position_pl_pct=position.pl_pct,
+                          crossover=lib.crossover(self.data.Close, 500.0))
+                position.close()
+            elif len(self.data) == 7:
+                closed = self.closed_trades[0]
+                self.note(exit_price=closed.exit_price, closed_pl=closed.pl)
+
+        def note(self, **values):
+            self.seen.update({name: type(value) for name, value in values.items()})
+
+    return Types
+
+
+def test_numbers_have_the_oracles_types():
+    # np.float64 is not float: x / 0 gives inf (and a warning) instead of raising, repr differs
+    prices = []
+
+    def commission(size, price):
+        prices.append(type(price))
+        return 0.0
+
+    expected, _ = run(ORACLE, number_types, GOOG.iloc[:10], commission=commission)
+    actual, _ = run(OURS, number_types, GOOG.iloc[:10], commission=commission)
+    assert len(expected._strategy.seen) == 10 and {np.float64} <= set(expected._strategy.seen.values())
+    assert actual._strategy.seen == expected._strategy.seen
+    assert set(prices) == {np.float64}
+
+
 # --- 14. parameters -------------------------------------------------------------------------------
 
 
