@@ -54,11 +54,11 @@ class Broker:
         exclusive_orders: bool,
     ) -> None:
         self.index = ohlc.index
-        self._closes = ohlc["Close"].to_numpy(dtype=float)  # for the vectorised equity curve
         # Per-bar reads go through memoryviews: their items are Python floats, whose arithmetic
         # is several times cheaper than numpy scalars' on every fill.
         for attribute, column in _PER_BAR.items():
             setattr(self, attribute, memoryview(ohlc[column].to_numpy(dtype=float)))
+        self._closes = self._close.obj  # the array itself, for the vectorised equity curve
         self.cash = float(cash)
         self._spread = spread
         self._fee = fee
