@@ -14,6 +14,11 @@ import pandas as pd
 
 from backtestkit._errors import Verbatim, param_error
 
+try:
+    from pandas.tseries.api import guess_datetime_format
+except ImportError:  # pragma: no cover - pandas < 2.2 has it only here
+    from pandas._libs.tslibs.parsing import guess_datetime_format
+
 OHLC = ("Open", "High", "Low", "Close")
 OHLCV = (*OHLC, "Volume")
 
@@ -231,17 +236,22 @@ def _check_prices(frame: pd.DataFrame, owner: str, name: str) -> None:
 
 
 def _parsed_index(index: pd.Index) -> pd.Index:
-    """Date strings become a DatetimeIndex when pandas infers one format for all of them; else unchanged."""
+    """Date strings become a DatetimeIndex when they all have the format of the first; else unchanged.
+
+    The format is guessed from the first label, as pandas does, but without letting pandas fall back
+    to guessing label by label (dateutil): such labels are not dates we can trust. No warnings filter
+    is touched, as that would be process-wide, not thread-safe.
+    """
     if index.inferred_type != "string":
         return index
-    with warnings.catch_warnings():
-        # pandas warns (and falls back to dateutil, guessing per label) when it cannot infer one format:
-        # such labels are not dates we can trust, so the warning counts as a failure to parse.
-        warnings.simplefilter("error")
-        try:
-            parsed = pd.to_datetime(index)
-        except (ValueError, TypeError, OverflowError, Warning):
-            return index
+    labels = index.dropna()
+    date_format = guess_datetime_format(labels[0]) if len(labels) else None
+    if date_format is None:
+        return index
+    try:
+        parsed = pd.to_datetime(index, format=date_format)
+    except (ValueError, TypeError, OverflowError):
+        return index
     return parsed if isinstance(parsed, pd.DatetimeIndex) else index
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from backtesting import Strategy as OracleStrategy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtestkit._ohlcv import normalise_columns, validate_ohlcv
+from backtestkit._ohlcv import _parsed_index, normalise_columns, validate_ohlcv
 
 DATES = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"])
 PREFIX = "The 'data' parameter of Backtest must be "
@@ -239,6 +240,31 @@ def test_stacklevel_points_past_a_wrapping_api() -> None:
 def test_index_handling(labels: pd.Index, expected: pd.Index | None) -> None:
     clean = validate_ohlcv(ohlc().set_axis(labels))
     pd.testing.assert_index_equal(clean.index, labels if expected is None else expected, exact=True)
+
+
+@pytest.mark.parametrize("labels", [["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"], list("abcd")])
+def test_parsing_labels_never_turns_warnings_into_errors(labels: list[str]) -> None:
+    # The filters are process-wide: an "error" filter set even for a moment would turn the warnings
+    # of other threads (an engine warning in a parallel run) into exceptions.
+    actions: list[object] = []
+    originals = {name: getattr(warnings, name) for name in ("simplefilter", "filterwarnings")}
+
+    def recording(name: str) -> Callable[..., None]:
+        def set_filter(action: object, *args: object, **kwargs: object) -> None:
+            actions.append(action)
+            originals[name](action, *args, **kwargs)
+
+        return set_filter
+
+    try:  # not monkeypatch: pytest's own warning capture must keep working around the test
+        for name in originals:
+            setattr(warnings, name, recording(name))
+        parsed = _parsed_index(pd.Index(labels))
+    finally:
+        for name, function in originals.items():
+            setattr(warnings, name, function)
+    assert "error" not in actions
+    assert isinstance(parsed, pd.DatetimeIndex) == (labels[0] == "2024-01-02")
 
 
 def test_index_of_names_keeps_its_order_without_warning() -> None:
