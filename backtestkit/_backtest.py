@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from typing import Any
 
@@ -113,6 +114,9 @@ class Backtest:
         combination, in the objective's own values) if ``return_heatmap``, then scikit-optimize's
         result if ``return_optimization``.
         """
+        options = [name for name, p in inspect.signature(Backtest.optimize).parameters.items()
+                   if p.kind is p.KEYWORD_ONLY]
+        self._check_params(params, "Backtest.optimize", options=options)  # maximise=... is a typo
         objective_name, score = objective_for(maximize, minimize)
         if report is not None:
             from backtestkit.plotting._output import check_page_path
@@ -175,11 +179,13 @@ class Backtest:
         return [Indicator(array.name, np.asarray(array), **{k: array._opts[k] for k in Indicator._fields[2:]})
                 for array in getattr(strategy, "_indicators", [])]
 
-    def _check_params(self, params: dict[str, Any]) -> None:
-        known = strategy_parameters(self._strategy)
+    def _check_params(self, params: dict[str, Any], owner: str | None = None, *,
+                      options: Iterable[str] = ()) -> None:
+        """Every name in ``params`` is a strategy parameter; else the error, suggesting ``options`` too."""
+        known, owner = strategy_parameters(self._strategy), owner or self._strategy.__name__
         for name in params:
             if name not in known:
-                raise unknown_name_error("parameter", name, known, self._strategy.__name__)
+                raise unknown_name_error("parameter", name, known, owner, also=options)
 
     def _simulate(self, params: dict[str, Any]) -> tuple[Broker, Strategy, np.ndarray]:
         data = Data(self._data)

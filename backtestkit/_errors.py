@@ -58,16 +58,21 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     return f"Did you mean {close[0]!r}?" if close else ""
 
 
-def unknown_name_error(kind: str, name: str, known: Iterable[str], owner: str) -> Exception:
+def unknown_name_error(kind: str, name: str, known: Iterable[str], owner: str, *,
+                       also: Iterable[str] = ()) -> Exception:
     """Error for a name that is not among the known ones, listing them and suggesting the closest.
+
+    ``also`` names other keywords the caller takes (its options): suggested if closest, not listed.
 
     >>> str(unknown_name_error('parameter', 'nn1', ['n1', 'n2'], 'SmaCross'))
     "Unknown parameter 'nn1' for SmaCross. Known: 'n1', 'n2'. Did you mean 'n1'?"
+    >>> str(unknown_name_error('parameter', 'maximise', ['n1'], 'Backtest.optimize', also=['maximize']))
+    "Unknown parameter 'maximise' for Backtest.optimize. Known: 'n1'. Did you mean 'maximize'?"
     """
     known = sorted(known)
     listing = ", ".join(repr(k) for k in known) if known else "(none)"
     message = f"Unknown {kind} {name!r} for {owner}. Known: {listing}."
-    suggestion = did_you_mean(name, known)
+    suggestion = did_you_mean(name, [*known, *also])
     if suggestion:
         message = f"{message} {suggestion}"
     return ValueError(message)

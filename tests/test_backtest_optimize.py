@@ -102,6 +102,10 @@ def test_minimize_and_its_lambda_spelling_agree():
         (dict(maximize="Sharpe Ratio", minimize="SQN", n1=[1]), ValueError,
          r"takes 'maximize' or 'minimize', not both"),
         (dict(n3=[1, 2]), ValueError, r"Unknown parameter 'n3'"),
+        (dict(n1=[5], maximise="SQN"), ValueError,  # a misspelt option is suggested, not listed
+         r"^Unknown parameter 'maximise' for Backtest.optimize. Known: 'n1', 'n2'. "
+         r"Did you mean 'maximize'\?$"),
+        (dict(n1=[5], constriant=None), ValueError, r"Did you mean 'constraint'\?$"),
         (dict(), ValueError, r"."),
         (dict(n1=[]), ValueError, r"n1"),
         (dict(n1=[5, 10], n2=[4], constraint=lambda p: p.n1 < p.n2), ValueError, r"admissible|constraint"),
