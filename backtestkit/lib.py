@@ -263,6 +263,9 @@ class TrailingStrategy(Strategy):
         close = self.data.Close[-1]
         if self._trail_pct is not None:
             distance = close * self._trail_pct
+        elif self._atr is None:
+            raise RuntimeError(f"{type(self).__name__}.init() must call super().init(): TrailingStrategy "
+                               "computes the ATR its stops trail by there (or call self.set_atr_periods()).")
         else:
             distance = self._atr[len(self.data) - 1] * self._n_atr
         if not np.isfinite(distance):

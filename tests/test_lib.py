@@ -333,6 +333,15 @@ def test_trailing_strategy_errors(call, message):
     assert str(raised.value) == message
 
 
+def test_trailing_strategy_without_super_init_says_so():
+    class Forgetful(TrailingStrategy):
+        def init(self):
+            self.sma = self.I(SMA, self.data.Close, 3)  # no super().init()
+
+    with pytest.raises(RuntimeError, match=r"^Forgetful.init\(\) must call super\(\).init\(\)"):
+        Backtest(DATA, Forgetful).run()
+
+
 # --- FractionalBacktest and MultiBacktest --------------------------------------------------------
 
 BITCOIN = bars((20_000, 20_100, 19_900, 20_000), (20_000, 20_100, 19_900, 20_000),
