@@ -220,9 +220,11 @@ def _check_brackets(owner: str, sign: int, price: float, sl: float | None, tp: f
     low, high = (sl, tp) if sign > 0 else (tp, sl)
     if (low is not None and low >= price) or (high is not None and high <= price):
         rule = "SL < entry price < TP" if sign > 0 else "TP < entry price < SL"
+        fractions = price > 1 and any(x is not None and x < 1 for x in (sl, tp))
+        hint = " sl and tp are prices, not fractions: e.g. sl=price * 0.95." if fractions else ""
         raise ValueError(
             f"{owner}: {'long' if sign > 0 else 'short'} orders need {rule}. "
-            f"Got sl={sl}, entry price={price:.6g}, tp={tp} instead.")
+            f"Got sl={sl}, entry price={price:.6g}, tp={tp} instead.{hint}")
 
 
 class _View:

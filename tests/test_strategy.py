@@ -256,6 +256,9 @@ LAST_CLOSE = CLOSE[5]  # orders below are placed on bar 5
          SHORT.format("sl=99, entry price=100, tp=None")),
         ("sell", {"limit": 100, "tp": 101}, ValueError,
          SHORT.format("sl=None, entry price=100, tp=101")),
+        ("buy", {"limit": 100, "sl": 0.05, "tp": 0.1}, ValueError,  # fractions where prices belong
+         LONG.format("sl=0.05, entry price=100, tp=0.1")[:-1]
+         + ". sl and tp are prices, not fractions: e.g. sl=price * 0.95."),
         # market orders are checked against the last close
         ("buy", {"sl": LAST_CLOSE + 1}, ValueError,
          LONG.format(f"sl={LAST_CLOSE + 1}, entry price={LAST_CLOSE:.6g}, tp=None")),
