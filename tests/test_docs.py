@@ -112,8 +112,9 @@ def test_no_run_blocks_are_rare():
 
 
 def run_blocks(blocks: list[tuple[int, str, bool]], name: str, expected: list[tuple[type, str]]) -> None:
-    """Run a page's blocks in order in one namespace; fail on an error or an unexpected warning."""
-    namespace = {"__name__": "doc_" + re.sub(r"\W", "_", name)}
+    """Run a page's blocks in order in one namespace, as one script; fail on an error or an unexpected
+    warning."""
+    namespace = {"__name__": "__main__"}  # what a reader's script runs as (guards included)
     for line, code, skip in blocks:
         if skip:
             continue
