@@ -7,6 +7,7 @@ plotting package.
 
 from __future__ import annotations
 
+import ast
 import copy
 import inspect
 import warnings
@@ -106,11 +107,17 @@ class Objective:
 
 
 def _shown(values: Any, limit: int = 13) -> Any:
-    """Candidate values as the report lists them: all of a short list, the ends of a long one."""
+    """Candidate values as the report lists them: all of a short list, the ends of a long one.
+
+    >>> _shown(range(5, 100, 5))
+    '[5, 10, 15, 20, 25, 30, 35, 40, 45, 50, …, 85, 90, 95]'
+    """
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         return values
     values = list(values)
-    return values if len(values) <= limit else [*values[:10], "…", *values[-3:]]
+    if len(values) <= limit:
+        return values
+    return f"[{', '.join(map(repr, values[:10]))}, …, {', '.join(map(repr, values[-3:]))}]"
 
 
 def _when(label: Any) -> str:
@@ -121,12 +128,46 @@ def _when(label: Any) -> str:
 
 
 def _source(constraint: Callable | None) -> str | None:
+    """The constraint's code as the report shows it: a function's source, or just the lambda."""
     if constraint is None:
         return None
     try:
-        return inspect.getsource(constraint).strip()
+        source = inspect.getsource(constraint).strip()
     except (OSError, TypeError):
         return repr(constraint)
+    if getattr(constraint, "__name__", None) == "<lambda>":
+        return _lambda_in(source, constraint.__code__) or source
+    return source
+
+
+def _lambda_in(source: str, code: Any) -> str | None:
+    """The text of the lambda compiled to ``code`` in ``source`` (the lines that hold it, e.g. a call).
+
+    >>> f = lambda p: p.n1 < p.n2
+    >>> _lambda_in("optimize(maximize=lambda s: s.SQN, constraint=lambda p: p.n1 < p.n2)", f.__code__)
+    'lambda p: p.n1 < p.n2'
+    """
+    found = [text for start in range(len(source)) if source.startswith("lambda", start)
+             for text in [_expression_at(source[start:])] if text]
+    if len(found) == 1:
+        return found[0]
+    for text in found:  # several lambdas on these lines: the one that compiles to the same code
+        compiled = compile(text, "<constraint>", "eval").co_consts
+        if any(isinstance(c, type(code)) and c.co_code == code.co_code for c in compiled):
+            return text
+    return None
+
+
+def _expression_at(text: str) -> str | None:
+    """The lambda that ``text`` starts with: the longest prefix that parses as one."""
+    for end in range(len(text), 0, -1):
+        try:
+            node = ast.parse(text[:end], mode="eval").body
+        except SyntaxError:
+            continue
+        node = node.elts[0] if isinstance(node, ast.Tuple) and node.elts else node  # "lambda p: x, y"
+        return ast.get_source_segment(text[:end], node) if isinstance(node, ast.Lambda) else None
+    return None
 
 
 def write_report(backtest: Backtest, path: Any, *, heatmap: pd.Series, result: Any, direction: str,
