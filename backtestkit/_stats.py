@@ -51,6 +51,19 @@ STATS_KEYS: tuple[str, ...] = (
     "Avg. Trade [%]", "Max. Trade Duration", "Avg. Trade Duration", "Profit Factor", "Expectancy [%]",
     "SQN", "Kelly Criterion", "Omega Ratio", "Ulcer Index", "_strategy", "_equity_curve", "_trades",
 )  # fmt: skip
+
+
+class Stats(pd.Series):
+    """A run's stats: a pandas Series that prints compactly (5 decimals, its frames cut short).
+
+    Anything derived from it (a slice, a copy, arithmetic) is a plain Series.
+    """
+
+    def __repr__(self) -> str:
+        with pd.option_context("display.max_colwidth", 20, "display.precision", 5):
+            return super().__repr__()
+
+
 _ANNUALISED_KEYS = STATS_KEYS[9:15]  # Return (Ann.) [%] .. Calmar Ratio
 TRADE_COLUMNS = ("EntryBar", "ExitBar", "PnL", "Commission", "ReturnPct", "Duration")
 
@@ -277,7 +290,8 @@ def _stats_series(
     """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         stats = _stats_dict(trades, equity, bars, strategy, risk_free_rate, with_fees)
-    return pd.Series(list(stats.values()), index=_keys_index(tuple(stats)), dtype=object)
+    return Stats(list(stats.values()), index=_keys_index(tuple(stats)), dtype=object)
+
 
 
 def _stats_dict(

@@ -358,6 +358,16 @@ def test_one_winning_trade() -> None:
     assert stats["Ulcer Index"] == pytest.approx(5.0)  # sqrt((0 + 0 + 10² + 0) / 4)
 
 
+def test_stats_print_compactly_as_in_backtesting_py() -> None:
+    equity, close = np.array([1000.0, 1100.0, 990.0, 1210.0]), [100.0, 110.0, 99.0, 121.0]
+    stats = compute_stats(trades_frame([(0, 3, 210.0, 0.21, 0.0)]), equity, bars(close), None)
+    lines = repr(stats).splitlines()
+    assert max(map(len, lines)) <= 45  # the frames cut to 20 characters
+    assert any(re.fullmatch(r"Omega Ratio +3\.22222", line) for line in lines)  # 5 decimals
+    assert any(re.fullmatch(r"_trades +EntryBar  Exi\.\.\.", line) for line in lines)
+    assert type(stats.iloc[:3]) is pd.Series and type(stats.copy()) is pd.Series  # derived: plain
+
+
 def test_all_trades_losing() -> None:
     # lose 10 on bars 0-1 (-1%), then 30 on bars 2-3 (-3%); each paid 1 in commission
     trades = trades_frame([(0, 1, -10.0, -0.01, 1.0), (2, 3, -30.0, -0.03, 1.0)])
