@@ -259,10 +259,11 @@ def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray], *,
     def field(name: str) -> list:  # a list per column, not a tuple per row: less work for the GC
         return list(map(attrgetter(name), trades))
 
-    sizes = field("_size")
+    sizes = np.array(field("_size"))  # whole units: int, or float once a partial close made them so
+    size = sizes.astype(float)
     entry_bars, exit_bars = (np.array(field(name), dtype=int) for name in ("_entry_bar", "_exit_bar"))
-    size, entry, exit_, fee = (np.array(values, dtype=float) for values in (
-        sizes, field("_entry_price"), field("_exit_price"), field("_fees")))
+    entry, exit_, fee = (np.array(field(name), dtype=float)
+                         for name in ("_entry_price", "_exit_price", "_fees"))
     pnl = size * (exit_ - entry) - fee
     return_pct = np.copysign(1.0, size) * (exit_ / entry - 1) - fee / (np.abs(size) * entry)
     entry_times, exit_times = index[entry_bars], index[exit_bars]
@@ -274,7 +275,7 @@ def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray], *,
         return pd.DataFrame({"EntryBar": entry_bars, "ExitBar": exit_bars, "PnL": pnl, "Commission": fee,
                              "ReturnPct": return_pct, "Duration": durations})
     columns: dict[str, Any] = {
-        "Size": np.array(sizes) if trades else sizes,  # int or float as numpy infers; empty: as pandas does
+        "Size": sizes if trades else [],  # empty: the dtype pandas gives an empty list
         "EntryBar": entry_bars,
         "ExitBar": exit_bars,
         "EntryPrice": entry,

@@ -147,8 +147,8 @@ def _lambda_in(source: str, code: Any) -> str | None:
     >>> _lambda_in("optimize(maximize=lambda s: s.SQN, constraint=lambda p: p.n1 < p.n2)", f.__code__)
     'lambda p: p.n1 < p.n2'
     """
-    found = [text for start in range(len(source)) if source.startswith("lambda", start)
-             for text in [_expression_at(source[start:])] if text]
+    starts = (i for i in range(len(source)) if source.startswith("lambda", i))
+    found = [text for i in starts if (text := _expression_at(source[i:]))]
     if len(found) == 1:
         return found[0]
     for text in found:  # several lambdas on these lines: the one that compiles to the same code
