@@ -98,8 +98,7 @@ class Objective:
     def __call__(self, params: dict[str, Any]) -> float:
         """The score of one combination; NaN (ranked last) when it made no trade, as in backtesting.py."""
         with quiet_runs():
-            broker, strategy, equity = self.backtest._simulate(params)
-        stats = self.backtest._stats(broker, strategy, equity, full=self.full_stats)
+            stats = self.backtest._engine.stats(params, full=self.full_stats)
         if not stats["# Trades"]:
             return np.nan
         value = self.score(stats)

@@ -292,15 +292,7 @@ class FractionalBacktest(Backtest):
         scaled[["Open", "High", "Low", "Close"]] *= fractional_unit
         scaled["Volume"] /= fractional_unit
         super().__init__(scaled, *args, **kwargs)
-        self._unit = float(fractional_unit)
-
-    def run(self, **params: Any) -> pd.Series:
-        stats = super().run(**params)
-        trades = stats["_trades"]
-        trades["Size"] *= self._unit
-        for column in ("EntryPrice", "ExitPrice", "SL", "TP"):
-            trades[column] = pd.to_numeric(trades[column]) / self._unit
-        return stats
+        self._engine.unit = float(fractional_unit)
 
 
 class MultiBacktest:

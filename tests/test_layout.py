@@ -34,7 +34,8 @@ LAYERS = [
     {"_orders"},
     {"_broker"},
     {"_strategy"},
-    {"_stats"},
+    {"_stats", "_trades"},
+    {"_engine"},
     {"optimize", "plotting"},
     {"_objective"},
     {"_backtest"},
@@ -42,7 +43,7 @@ LAYERS = [
     {"__init__"},  # the front door re-exports from anywhere below it
 ]
 RANK = {name: rank for rank, layer in enumerate(LAYERS) for name in layer}
-ENGINE_ONLY = {"_backtest", "_broker"}  # search methods and plots never see the engine
+ENGINE_ONLY = {"_backtest", "_broker", "_engine"}  # search methods and plots never see the engine
 HEAVY = ("bokeh", "skopt", "joblib", "tqdm")
 
 
