@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import inspect
 import os
-import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from backtestkit._engine import Engine
-from backtestkit._errors import check_number, param_error, unknown_name_error
+from backtestkit._errors import check_number, param_error, unknown_name_error, warn
 from backtestkit._fees import fee_function
-from backtestkit._objective import Objective, objective_for, quiet_runs, write_report
+from backtestkit._objective import (
+    NUMERIC_KEYS,
+    Objective,
+    objective_for,
+    quiet_runs,
+    study_info,
+    write_report,
+)
 from backtestkit._ohlcv import validate_ohlcv
 from backtestkit._strategy import Strategy
 from backtestkit._typing import Commission
+
+if TYPE_CHECKING:  # pragma: no cover
+    from backtestkit.optimize import SearchMethod, Study
 
 
 def strategy_parameters(strategy: type[Strategy]) -> list[str]:
@@ -86,12 +95,14 @@ class Backtest:
         return self._results
 
     def optimize(self, *, maximize: str | Callable[[pd.Series], float] = "SQN",
-                 minimize: str | Callable[[pd.Series], float] | None = None, method: str = "grid",
-                 max_tries: int | float | None = None, constraint: Callable[[Any], bool] | None = None,
-                 return_heatmap: bool = False, return_optimization: bool = False,
+                 minimize: str | Callable[[pd.Series], float] | None = None,
+                 method: str | SearchMethod = "grid", max_tries: int | float | None = None,
+                 constraint: Callable[[Any], bool] | None = None, return_heatmap: bool = False,
+                 return_optimization: bool = False, return_study: bool = False,
                  random_state: int | np.random.Generator | None = None, n_jobs: int | None = None,
                  show_progress: bool | None = None, report: str | os.PathLike | None = None,
-                 estimator: str = "et", **params: Any) -> Any:
+                 estimator: str = "et", study: str | os.PathLike | None = None, study_name: str | None = None,
+                 **params: Any) -> Any:
         """Find the strategy parameters that maximise an objective; returns the best run's stats.
 
         Each keyword in ``params`` names a strategy parameter and gives its candidate values (a
@@ -102,40 +113,47 @@ class Backtest:
         ``method='grid'`` runs every admissible combination (or a random sample of ``max_tries``: a
         count, or a fraction of the grid); ``method='skopt'`` searches with a scikit-optimize
         surrogate model (``estimator``: ``'et'`` extra trees, ``'rf'``, ``'gbrt'`` or ``'gp'``) for
-        ``max_tries`` runs (default 200). Runs go in parallel over ``n_jobs`` workers via joblib (all
-        cores by default; ``joblib.parallel_config`` is honoured, e.g. a dask cluster). ``report``
-        names an HTML file for a self-contained report of the search (settings, heatmaps, the top
-        combinations' stats, the best run's chart). See doc/optimisation.md.
+        ``max_tries`` runs (default 200); a ``backtestkit.optimize.SearchMethod`` object is used as
+        given. Runs go in parallel over ``n_jobs`` workers via joblib (all cores by default;
+        ``joblib.parallel_config`` is honoured, e.g. a dask cluster). ``report`` names an HTML file
+        for a self-contained report of the search. ``study`` names a SQLite file that keeps every
+        trial as it finishes (``study_name`` within it, by default the strategy's name): the same
+        call run again resumes it, running only what is missing. See doc/optimisation.md.
 
         Returns the best run's stats, then the heatmap (a Series with a row per evaluated
         combination, in the objective's own values) if ``return_heatmap``, then scikit-optimize's
-        result if ``return_optimization``.
+        result if ``return_optimization``, then the :class:`~backtestkit.optimize.Study` (every
+        trial, its state and stats) if ``return_study``.
         """
         options = [name for name, p in inspect.signature(Backtest.optimize).parameters.items()
                    if p.kind is p.KEYWORD_ONLY]
         self._check_params(params, "Backtest.optimize", options=options)  # maximise=... is a typo
-        objective_name, score = objective_for(maximize, minimize)
+        _check_flags(return_heatmap=return_heatmap, return_optimization=return_optimization,
+                     return_study=return_study)
+        _check_no_clash(self._strategy, options)
+        objective_name, score, maximizing = objective_for(maximize, minimize)
         if report is not None:
             from backtestkit.plotting._output import check_page_path
 
             check_page_path("Backtest.optimize", "report", report)
         from backtestkit.optimize import run_search
 
-        settings = {"method": method, "max_tries": max_tries, "constraint": constraint,
-                    "random_state": random_state, "n_jobs": n_jobs}
-        started = time.perf_counter()
-        result = run_search(
-            Objective(self, score), params, known_params=strategy_parameters(self._strategy),
-            owner="Backtest.optimize", show_progress=show_progress, return_optimization=return_optimization,
-            objective_name=objective_name, estimator=estimator, **settings)
-        elapsed = time.perf_counter() - started
-        heatmap = result.heatmap if minimize is None else -result.heatmap  # in the objective's own values
-        if report is not None:
-            write_report(self, report, heatmap=heatmap, result=result, params=params, settings=settings,
-                         direction="maximised" if minimize is None else "minimised", elapsed=elapsed)
+        found = run_search(
+            Objective(self._engine, score), params, known_params=strategy_parameters(self._strategy),
+            owner="Backtest.optimize", method=method, max_tries=max_tries, constraint=constraint,
+            random_state=random_state, n_jobs=n_jobs, show_progress=show_progress,
+            return_optimization=return_optimization, objective_name=objective_name, estimator=estimator,
+            maximize=maximizing, metric_names=NUMERIC_KEYS, storage=study,
+            study_name=study_name or self._strategy.__name__, info=study_info(self, constraint, params))
+        if len(found) and np.isnan(found.best_value):
+            warn(f"Every one of the {len(found):,} runs scored NaN ({_states(found)}): there is no best "
+                 f"parameter set, and the stats returned are the first combination's.")
         with quiet_runs():  # as quiet as the runs it chose from
-            stats = self.run(**result.best_params)
-        extras = [heatmap] * return_heatmap + [result.optimize_result] * return_optimization
+            stats = self.run(**found.best_params)
+        if report is not None:
+            write_report(self, report, found, stats)
+        extras = ([found.heatmap()] * return_heatmap + [found.optimize_result] * return_optimization
+                  + [found] * return_study)
         return (stats, *extras) if extras else stats
 
     def plot(self, *, results: pd.Series | None = None, filename: str | None = None,
@@ -183,3 +201,24 @@ class Backtest:
         for name in params:
             if name not in known:
                 raise unknown_name_error("parameter", name, known, owner, also=options)
+
+
+def _check_flags(**flags: Any) -> None:
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise param_error("Backtest.optimize", name, "True or False", value, exc=TypeError)
+
+
+def _check_no_clash(strategy: type[Strategy], options: Iterable[str]) -> None:
+    """A strategy parameter named like an optimize() option could never be searched: say so."""
+    clash = sorted(set(strategy_parameters(strategy)) & set(options))
+    if clash:
+        names = ", ".join(map(repr, clash))
+        raise ValueError(f"{strategy.__name__} has parameters named like options of Backtest.optimize "
+                         f"({names}), so they cannot be searched over. Rename them in the strategy, "
+                         f"e.g. {clash[0]}_ instead of {clash[0]}.")
+
+
+def _states(study: Study) -> str:
+    counts = study.trials_dataframe()["state"].value_counts()
+    return ", ".join(f"{count:,} {state.replace('_', ' ')}" for state, count in counts.items() if count)

@@ -36,11 +36,13 @@ LAYERS = [
     {"_strategy"},
     {"_stats", "_trades"},
     {"_engine"},
-    {"optimize", "plotting"},
+    {"plotting"},
+    {"optimize"},
     {"_objective"},
     {"_backtest"},
     {"lib"},
-    {"__init__"},  # the front door re-exports from anywhere below it
+    {"cli"},
+    {"__main__", "__init__"},  # the front door re-exports from anywhere below it
 ]
 RANK = {name: rank for rank, layer in enumerate(LAYERS) for name in layer}
 ENGINE_ONLY = {"_backtest", "_broker", "_engine"}  # search methods and plots never see the engine
