@@ -29,8 +29,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from backtestkit._backtest import Backtest
 
 Score = Callable[[pd.Series], float]
-REPORT_COLUMNS = ("Return [%]", "Sharpe Ratio", "Max. Drawdown [%]", "# Trades", "Win Rate [%]", "SQN")
-REPORT_ROWS = 20
 # Keys an objective can rank by: numbers, not the dates and durations.
 NUMERIC_KEYS = [k for k in STATS_KEYS if not k.startswith("_") and k not in (
     "Start", "End", "Duration", "Max. Drawdown Duration", "Avg. Drawdown Duration", "Max. Trade Duration",
@@ -201,22 +199,9 @@ def study_info(backtest: Backtest, constraint: Callable | None, params: Mapping[
 
 
 def write_report(backtest: Backtest, path: Any, study: Study, best_run: pd.Series) -> None:
-    """Write the optimisation report from the study's trials; only the best run (already run) is charted."""
+    """Write the optimisation report of ``study``; ``best_run`` (already run) gives its trades and chart."""
     from backtestkit.plotting._chart import backtest_layout
-    from backtestkit.plotting._report import write_report as write_page
 
-    top = study.top(REPORT_ROWS)
-    top = top[top["state"] != "failed"]
-    info = study.info
-    rows = top[[*study.param_names, *REPORT_COLUMNS]].assign(**{study.objective: top["value"]})
-    data = info["data"]
-    title = f"{info['strategy']} on {data['bars']:,} bars, {data['first']} to {data['last']}"
-    settings = {"method": info["method"], **info["options"], "constraint": info["constraint"],
-                "random_state": info["seed"], **info["candidates"]}
-    write_page(
-        path, title=title,
-        objective=f"{study.objective} ({'maximised' if study.maximize else 'minimised'})",
-        settings=settings, n_admissible=study.n_admissible, n_evaluated=study.n_evaluated,
-        elapsed=info.get("elapsed", 0.0), heatmap=study.heatmap(), top=rows,
-        best_chart=backtest_layout(ohlc=backtest._data, stats=best_run,
-                                   indicators=backtest._plot_indicators(best_run)))
+    indicators = backtest._plot_indicators(best_run)
+    chart = backtest_layout(ohlc=backtest._data, stats=best_run, indicators=indicators)
+    study.write_report(path, best_run=best_run, chart=chart)

@@ -126,7 +126,8 @@ def _kept(study: Study) -> str:
 
 def _interrupted(study: Study, owner: str) -> str:
     if study.storage is None:
-        return (f"{owner} was interrupted after {study.n_evaluated:,} trials. They are in this exception's .study "
+        return (f"{owner} was interrupted after {study.n_evaluated:,} trials. They are in this exception's "
+                ".study "
                 "(except SearchInterrupted as e: e.study); pass study='runs.db' to keep them on disk and "
                 "resume by running the same call again.")
     return f"{owner} was interrupted. {_kept(study)}"

@@ -269,6 +269,14 @@ class Study:
 
         return plot_heatmaps(self.heatmap(column), **kwargs)
 
+    def write_report(self, filename: Any, *, best_run: pd.Series | None = None, chart: Any = None) -> Any:
+        """Write the study's HTML report (settings, heatmaps, the top trials) from its trials, running
+        nothing. ``best_run`` (the best trial's stats, as ``Backtest.run`` returns them) and ``chart``
+        (a Bokeh layout) add the best run's trades and chart. Returns the path written."""
+        from backtestkit.optimize._report import write_study_report
+
+        return write_study_report(self, filename, best_run=best_run, chart=chart)
+
     def to_csv(self, path: Any, **kwargs: Any) -> None:
         """Write :meth:`trials_dataframe` to a CSV file (``DataFrame.to_csv``'s options apply)."""
         self.trials_dataframe().to_csv(path, index=False, **kwargs)
