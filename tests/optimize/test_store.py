@@ -92,7 +92,8 @@ def test_ctrl_c_keeps_every_finished_trial_and_the_same_call_resumes(objectives,
         search(interrupted, tmp_path / "runs.db", **SEARCHES[method])
     assert len(info.value.study) == 11 and load_study(tmp_path / "runs.db").info["state"] == "interrupted"
     rerun = []
-    resumed = search(lambda p: rerun.append(p) or objectives.bowl(p), tmp_path / "runs.db", **SEARCHES[method])
+    counted = lambda p: rerun.append(p) or objectives.bowl(p)  # noqa: E731
+    resumed = search(counted, tmp_path / "runs.db", **SEARCHES[method])
     assert_same_study(resumed, reference)
     assert len(rerun) == len(reference) - 11  # the stored trials never ran again
     assert not {tuple(p.values()) for p in rerun} & {tuple(p.values()) for p in calls}
@@ -126,9 +127,10 @@ def test_resume_after_kill_9_gives_the_uninterrupted_result(objectives, tmp_path
 
 def test_a_different_search_under_the_same_name_is_refused(objectives, tmp_path):
     search(objectives.bowl, tmp_path / "runs.db", max_tries=5, random_state=1)
-    with pytest.raises(StoreError, match=r"cannot resume the study 's' in .*: it was a different search. What "
-                                         r"changed: options \(.*\); seed \(1 then, 2 now\)\. A study resumes "
-                                         r"only the very same search: name a new one \(study_name='s-2'\)"):
+    changed = (r"cannot resume the study 's' in .*: it was a different search. What changed: options \(.*\); "
+               r"seed \(1 then, 2 now\)\. A study resumes only the very same search: name a new one "
+               r"\(study_name='s-2'\)")
+    with pytest.raises(StoreError, match=changed):
         search(objectives.bowl, tmp_path / "runs.db", max_tries=6, random_state=2)
     with pytest.raises(StoreError, match=r"What changed: space \("):
         run_search(objectives.bowl, {"n1": range(5), "n2": 1}, known_params=list(PARAMS), n_jobs=1,
