@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from _common import (  # noqa: I001 -- _common first: it silences progress bars before tqdm loads
     OURS,
     environment_line,
@@ -29,6 +28,7 @@ from _common import (  # noqa: I001 -- _common first: it silences progress bars 
     synthetic_ohlcv,
     time_alternating,
 )
+
 from backtestkit._objective import NUMERIC_KEYS
 from backtestkit.optimize import Outcome, Study, load_study
 from backtestkit.optimize._store import Store
@@ -105,7 +105,8 @@ def grid_with_and_without_store(folder: Path, sizes: Sizes) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke mode: tiny sizes, for tests")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL

@@ -16,7 +16,7 @@ import backtestkit
 import backtestkit.lib
 
 PACKAGE = Path(backtestkit.__file__).resolve().parent
-PUBLIC_MODULES = ["backtestkit", "backtestkit.lib", "backtestkit.datasets"]
+PUBLIC_MODULES = ["backtestkit", "backtestkit.lib", "backtestkit.datasets", "backtestkit.optimize"]
 
 # backtesting.lib (0.6) names backtestkit.lib promises to provide
 PROMISED_LIB_NAMES = {

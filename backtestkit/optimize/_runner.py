@@ -58,6 +58,8 @@ class _Failure:
 class WorkerLostError(RuntimeError):
     """A worker process died (killed, or out of memory) while it ran a batch of combinations."""
 
+    __module__ = "backtestkit.optimize"  # as tracebacks show it: where users import it from
+
 
 def _outcome(value: Any, duration: float) -> Outcome:
     """What the objective returned, as an outcome: an Outcome as it is, a real number as state 'ok'."""

@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS trials (
 class StoreError(ValueError):
     """A study store that cannot be used: not a store, damaged, locked, or no such study."""
 
+    __module__ = "backtestkit.optimize"  # as tracebacks show it: where users import it from
+
 
 def _json(value: Any) -> Any:
     """A parameter value as JSON can hold it: numpy scalars as Python ones, anything else by repr."""
