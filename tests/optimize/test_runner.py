@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -152,9 +153,13 @@ def test_an_exception_that_cannot_travel_comes_back_as_text():
         run_search(raises_unpicklable, {"n1": [0]}, known_params=["n1"], n_jobs=2, show_progress=False)
 
 
-def test_progress_bar_on_stderr(capsys):
-    run_search(lambda p: 0.0, {"n1": range(50)}, known_params=["n1"], n_jobs=1, show_progress=True)
-    assert "Backtest.optimize:   0%|          | 0/50" in capsys.readouterr().err
+def test_progress_bar_on_stderr_and_a_summary_that_stays(capsys, monkeypatch):
+    monkeypatch.setattr(_runner, "BAR_DELAY", 0)  # the bar shows at once, not after a second
+    run_search(lambda p: float(p["n1"]), {"n1": range(50)}, known_params=["n1"], n_jobs=1, show_progress=True)
+    err = capsys.readouterr().err
+    assert "Backtest.optimize:   0%|          | 0/50" in err
+    assert re.search(r"[\r\n]Backtest.optimize: 50 runs in [\d.]+ s \([\d.,]+ ms a run, 1 worker\); best "
+                     r"objective 49 at n1=49\n$", err)
     for show_progress in (False, None):  # None: off, since stderr is not a terminal here
         run_search(
             lambda p: 0.0, {"n1": range(50)}, known_params=["n1"], n_jobs=1, show_progress=show_progress
