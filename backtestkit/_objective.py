@@ -215,5 +215,5 @@ def write_report(backtest: Backtest, path: Any, study: Study, best_run: pd.Serie
     from backtestkit.plotting._chart import backtest_layout
 
     indicators = backtest._plot_indicators(best_run)
-    chart = backtest_layout(ohlc=backtest._data, stats=best_run, indicators=indicators)
+    chart = backtest_layout(ohlc=backtest._plot_ohlc(), stats=best_run, indicators=indicators)
     study.write_report(path, best_run=best_run, chart=chart)

@@ -65,6 +65,9 @@ def test_example_runs(name, tmp_path):
     assert done.returncode == 0, done.stderr
     assert fragment in done.stdout
     assert not re.search(r"Warning|Traceback", done.stderr), done.stderr
+    lines = done.stdout.splitlines()
+    blocks = [i for i, line in enumerate(lines) if re.match(r"Start\s{2,}", line)]  # a printed stats Series
+    assert all(i > 0 and lines[i - 1].rstrip().endswith(":") for i in blocks), "a stats block without a heading"
     written = sorted(path.name for path in tmp_path.iterdir())
     assert written == sorted(files)
     for file in (file for file in files if file.endswith(".html")):
