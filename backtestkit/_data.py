@@ -101,12 +101,12 @@ class Data:
     index and frame up to now.
     """
 
-    def __init__(self, df: pd.DataFrame) -> None:
+    def __init__(self, df: pd.DataFrame, arrays: dict[str, _Array] | None = None) -> None:
         self._df = df.copy(deep=False)  # this run's: columns a strategy adds to data.df stay in it
         self._index_ = df.index
-        self._arrays = {
-            col: make_array(df[col].to_numpy(), name=col, index=df.index) for col in df.columns
-        }
+        if arrays is None:  # else the columns of an earlier run on this frame (they are read-only)
+            arrays = {col: make_array(df[col].to_numpy(), name=col, index=df.index) for col in df.columns}
+        self._arrays = dict(arrays)
         self._open, self._high, self._low, self._close, self._volume = (self._arrays[c] for c in OHLCV)
         self._n = len(df)
         self._pip_value: float | None = None

@@ -18,9 +18,9 @@ import pandas as pd
 from backtestkit._broker import Broker
 from backtestkit._data import Data
 from backtestkit._errors import warn
-from backtestkit._stats import compute_stats, warmup_bars
+from backtestkit._stats import Clock, stats_series, clock, stats_dict, warmup_bars
 from backtestkit._strategy import IndicatorViews, Strategy
-from backtestkit._trades import trades_frame
+from backtestkit._trades import stats_columns, trades_frame
 
 #: The run settings, as ``Backtest`` takes them (and as a study stores them).
 FLAGS = ("trade_on_close", "hedging", "exclusive_orders", "finalize_trades")
@@ -39,21 +39,40 @@ class Engine:
         self.data, self.strategy = data, strategy
         self.cash, self.spread, self.fee, self.fixed_fee, self.margin = cash, spread, fee, fixed_fee, margin
         self.flags, self.commission, self.unit = flags, commission, unit
+        self._times: Clock | None = None
+        self._columns: dict[str, Any] | None = None  # the data's columns as a strategy sees them
 
-    def stats(self, params: dict[str, Any], *, full: bool = True) -> pd.Series:
-        """The stats of one run. ``full=False`` leaves out the ``_trades`` columns the stats do not read
-        (prices, tags, indicator values): all an objective that reads a stats key needs."""
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_columns": None}  # workers make their own: the data travels once
+    def stats(self, params: dict[str, Any]) -> pd.Series:
+        """The stats Series of one run, frames included: what ``Backtest.run`` returns."""
         broker, strategy, equity = self.simulate(params)
-        trades = trades_frame(broker.closed_trades, broker.index, strategy._indicators, full=full)
-        if self.unit != 1.0 and full:
+        trades = trades_frame(broker.closed_trades, broker.index, strategy._indicators)
+        if self.unit != 1.0:
             trades["Size"] *= self.unit
             for column in ("EntryPrice", "ExitPrice", "SL", "TP"):
                 trades[column] = pd.to_numeric(trades[column]) / self.unit
-        return compute_stats(trades, equity, self.data, strategy)
+        return stats_series(trades, equity, self.data, strategy, 0.0, True, self._clock())
+
+    def numbers(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The stats of one run as a dict, without the ``_trades`` and ``_equity_curve`` frames:
+        every other value equals the stats Series' to the bit, at a fraction of the cost (what an
+        objective that reads stats keys needs)."""
+        broker, strategy, equity = self.simulate(params)
+        trades = stats_columns(broker.closed_trades, broker.index)
+        return stats_dict(trades, equity, self.data, strategy, 0.0, True, self._clock())
+
+    def _clock(self) -> Clock:
+        """The stats' view of the data's index, worked out on the first run."""
+        if self._times is None:
+            self._times = clock(self.data.index)
+        return self._times
 
     def simulate(self, params: dict[str, Any]) -> tuple[Broker, Strategy, np.ndarray]:
         """Run the bar loop; returns the broker, the strategy and the equity at each bar's Close."""
-        data = Data(self.data)
+        data = Data(self.data, self._columns)
+        if self._columns is None and all(not a.flags.writeable for a in data._arrays.values()):
+            self._columns = dict(data._arrays)  # read-only (pandas' copy-on-write): the next runs share them
         broker = Broker(ohlc=self.data, cash=self.cash, spread=self.spread, fee=self.fee,
                         fixed_fee=self.fixed_fee, margin=self.margin,
                         trade_on_close=self.flags["trade_on_close"], hedging=self.flags["hedging"],

@@ -76,21 +76,22 @@ def _not_numeric(key: str) -> ValueError:
 
 
 class _StatsKey:
-    """Objective that reads one stats key (a number: no need for the full ``_trades`` frame)."""
+    """Objective that reads one stats key: a number, so the run's stats come without their frames."""
 
     needs_frames = False
 
     def __init__(self, key: str) -> None:
         self.key = key
 
-    def __call__(self, stats: pd.Series) -> Any:
+    def __call__(self, stats: Mapping[str, Any]) -> Any:
         return stats.get(self.key, np.nan)
 
 
 class Objective:
     """``params -> Outcome`` for the search methods: one run, its stats and the user's objective.
 
-    Pickled once per batch of combinations, with the data inside (the engine).
+    Pickled once per batch of combinations, with the data inside (the engine). An objective that
+    reads stats keys gets the stats as a dict, without the frames; a user's callable, the whole Series.
     """
 
     def __init__(self, engine: Engine, score: Score) -> None:
@@ -102,7 +103,7 @@ class Objective:
         when it made no trade, else 'ok' with the objective's value."""
         started = time.perf_counter()
         with quiet_runs():
-            stats = self.engine.stats(params, full=self.full_stats)
+            stats = self.engine.stats(params) if self.full_stats else self.engine.numbers(params)
         metrics = metric_values(stats)
         if not stats["# Trades"]:
             return Outcome("no_trades", math.nan, metrics, time.perf_counter() - started)
@@ -115,8 +116,11 @@ class Objective:
         return Outcome("ok", float(value), metrics, time.perf_counter() - started)
 
 
-def metric_values(stats: pd.Series) -> np.ndarray:
-    """The numeric stats keys of a run, as floats in :data:`NUMERIC_KEYS` order (NaN where absent)."""
+def metric_values(stats: Mapping[str, Any]) -> np.ndarray:
+    """The numeric stats keys of a run (its Series or :meth:`Engine.numbers`' dict), as floats in
+    :data:`NUMERIC_KEYS` order (NaN where absent)."""
+    if not isinstance(stats, pd.Series):
+        return np.array([stats.get(key, math.nan) for key in NUMERIC_KEYS], dtype=float)
     found, positions = _positions(tuple(stats.index))
     values = np.full(len(NUMERIC_KEYS), math.nan)
     values[found] = stats.to_numpy()[positions]

@@ -11,11 +11,13 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from backtestkit._errors import Verbatim, param_error
 from backtestkit._metrics import (
@@ -66,6 +68,8 @@ class Stats(pd.Series):
 
 _ANNUALISED_KEYS = STATS_KEYS[9:15]  # Return (Ann.) [%] .. Calmar Ratio
 TRADE_COLUMNS = ("EntryBar", "ExitBar", "PnL", "Commission", "ReturnPct", "Duration")
+#: The closed trades, as the stats read them: a ``_trades`` frame, or its columns as arrays.
+Trades = pd.DataFrame | Mapping[str, Any]
 
 _DAYS_PER_YEAR = 365.25  # the year of CAGR, whatever the market's calendar
 _WEEKEND_SHARE = 2 / 7 * 0.6  # over this share of bars on weekends: a 365-day market (crypto), else 252
@@ -83,22 +87,22 @@ def _bar_spacing(index: pd.Index) -> Any:
     return pd.Timedelta(np.median(np.diff(index.asi8[-100:])), unit=index.unit)
 
 
-def _round_up(value: Any, spacing: Any) -> Any:
+def _round_up(value: Any, resolution: Any) -> Any:
     """A Timedelta rounded up to the resolution of the data's period (whole days for daily bars)."""
-    if isinstance(value, pd.Timedelta) and value is not pd.NaT and spacing is not pd.NaT:
-        return value.ceil(spacing.resolution_string)
+    if isinstance(value, pd.Timedelta) and value is not pd.NaT and resolution is not None:
+        return value.ceil(resolution)
     return value
 
 
-def _period_returns(equity: FloatArray, index: pd.Index, spacing: Any) -> tuple[FloatArray, float]:
-    """Simple returns from one calendar period's last equity to the next's, and periods per year.
+def _period_ends(index: pd.Index, spacing: Any) -> tuple[IntArray | None, float]:
+    """The last bar of each calendar period, and periods per year: what period returns are taken over.
 
     Days for intraday and daily bars, 252 a year or 365 if over 60% of a calendar's weekend share of
     bars fall on weekends; weeks, months or years for bars 7, 31 or 365 whole days apart.  Without a
-    DatetimeIndex: the bar returns and NaN periods per year.
+    DatetimeIndex: every bar (None) and NaN periods per year.
     """
     if not isinstance(index, pd.DatetimeIndex):
-        return equity[1:] / equity[:-1] - 1.0, np.nan
+        return None, np.nan
     wall = index.tz_localize(None) if index.tz is not None else index
     days = wall.values.astype("datetime64[D]").astype(np.int64)  # day 0, 1970-01-01, was a Thursday
     calendar, per_year = _CALENDARS.get(spacing.days if spacing is not pd.NaT else 0, ("D", 0.0))
@@ -113,8 +117,34 @@ def _period_returns(equity: FloatArray, index: pd.Index, spacing: Any) -> tuple[
         bars_a_day = np.diff(last_bars, prepend=-1)
         on_weekends = bars_a_day[(days[last_bars] + 3) % 7 >= 5].sum()
         per_year = 365.0 if on_weekends / len(days) > _WEEKEND_SHARE else 252.0
-    closes = equity[last_bars]
-    return closes[1:] / closes[:-1] - 1.0, per_year
+    return last_bars, per_year
+
+
+def _period_returns(equity: FloatArray, last_bars: IntArray | None) -> FloatArray:
+    """Simple returns from one period's last equity to the next's (bar to bar without periods)."""
+    closes = equity if last_bars is None else equity[last_bars]
+    return closes[1:] / closes[:-1] - 1.0
+
+
+class Clock(NamedTuple):
+    """What the stats need of the bars' index alone, worked out once per data set."""
+
+    start: Any
+    end: Any
+    duration: Any  # End - Start
+    resolution: Any  # what durations are rounded up to: the offset of the period's resolution, or None
+    last_bars: IntArray | None  # each calendar period's last bar (None: every bar)
+    per_year: float  # periods a year (NaN without a calendar)
+    missing: Any  # a duration that is not there: NaT on a DatetimeIndex, else NaN
+
+
+def clock(index: pd.Index) -> Clock:
+    """The :class:`Clock` of a non-empty index."""
+    spacing = _bar_spacing(index)
+    last_bars, per_year = _period_ends(index, spacing)
+    missing = pd.NaT if isinstance(index, pd.DatetimeIndex) else NAN
+    resolution = None if spacing is pd.NaT else to_offset(spacing.resolution_string)
+    return Clock(index[0], index[-1], _span(index), resolution, last_bars, per_year, missing)
 
 
 def _span(index: pd.Index) -> Any:
@@ -134,14 +164,14 @@ def _elapsed(index: pd.Index, starts: IntArray, ends: IntArray) -> npt.NDArray[A
     return (ends - starts).astype(np.float64)
 
 
-def _longest_and_mean(durations: npt.NDArray[Any], spacing: Any, missing: Any) -> tuple[Any, Any]:
+def _longest_and_mean(durations: npt.NDArray[Any], resolution: Any, missing: Any) -> tuple[Any, Any]:
     """Longest and mean duration; Timedeltas rounded up to the data's resolution."""
     if not len(durations):
         return missing, missing
     if durations.dtype.kind != "m":
         return durations.max(), np.float64(durations.mean())
     mean = pd.Timedelta(int(durations.view(np.int64).mean()), unit=np.datetime_data(durations.dtype)[0])
-    return _round_up(pd.Timedelta(durations.max()), spacing), _round_up(mean, spacing)
+    return _round_up(pd.Timedelta(durations.max()), resolution), _round_up(mean, resolution)
 
 
 def warmup_bars(strategy: object, n_bars: int) -> int:
@@ -171,19 +201,19 @@ def warmup_bars(strategy: object, n_bars: int) -> int:
 
 
 def _overview(
-    index: pd.Index, equity: FloatArray, close: FloatArray, trades: pd.DataFrame, warmup: int, with_fees: bool
+    times: Clock, equity: FloatArray, close: FloatArray, trades: Trades, warmup: int, with_fees: bool
 ) -> dict[str, Any]:
     """Start .. Buy & Hold Return [%]: the run's span, exposure, final equity and plain returns."""
-    held = bars_held(trades["EntryBar"].to_numpy(), trades["ExitBar"].to_numpy())
+    held = bars_held(np.asarray(trades["EntryBar"]), np.asarray(trades["ExitBar"]))
     overview = {
-        "Start": index[0],
-        "End": index[-1],
-        "Duration": _span(index),
+        "Start": times.start,
+        "End": times.end,
+        "Duration": times.duration,
         "Exposure Time [%]": np.float64(held) / len(equity) * 100,
         "Equity Final [$]": equity[-1],
         "Equity Peak [$]": equity.max(),
     }
-    fees = trades["Commission"].to_numpy(dtype=np.float64).sum() if with_fees else 0.0
+    fees = np.asarray(trades["Commission"], dtype=np.float64).sum() if with_fees else 0.0
     if fees:
         overview["Commissions [$]"] = fees
     overview["Return [%]"] = (equity[-1] - equity[0]) / equity[0] * 100
@@ -227,10 +257,10 @@ def _episodes(index: pd.Index, dd: FloatArray) -> tuple[IntArray, FloatArray, np
 
 
 def _drawdowns(
-    dd: FloatArray, peaks: FloatArray, durations: npt.NDArray[Any], spacing: Any
+    dd: FloatArray, peaks: FloatArray, durations: npt.NDArray[Any], resolution: Any
 ) -> dict[str, Any]:
     """Max. Drawdown [%] .. Avg. Drawdown Duration."""
-    longest, mean = _longest_and_mean(durations, spacing, NAN)
+    longest, mean = _longest_and_mean(durations, resolution, NAN)
     return {
         "Max. Drawdown [%]": -np.nan_to_num(dd.max()) * 100,
         "Avg. Drawdown [%]": -peaks.mean() * 100 if len(peaks) else NAN,
@@ -239,12 +269,12 @@ def _drawdowns(
     }
 
 
-def _trade_stats(trades: pd.DataFrame, spacing: Any, missing: Any) -> dict[str, Any]:
+def _trade_stats(trades: Trades, resolution: Any, missing: Any) -> dict[str, Any]:
     """# Trades .. Kelly Criterion, from the closed trades' P&L, returns and durations."""
-    pnl = trades["PnL"].to_numpy(dtype=np.float64)
-    returns = trades["ReturnPct"].to_numpy(dtype=np.float64)
-    longest, mean = _longest_and_mean(trades["Duration"].to_numpy(), spacing, missing)
-    count = len(trades)
+    pnl = np.asarray(trades["PnL"], dtype=np.float64)
+    returns = np.asarray(trades["ReturnPct"], dtype=np.float64)
+    longest, mean = _longest_and_mean(np.asarray(trades["Duration"]), resolution, missing)
+    count = len(pnl)
     return {
         "# Trades": count,
         "Win Rate [%]": win_rate(pnl) * 100,
@@ -280,41 +310,57 @@ def _cached_index(keys: tuple[str, ...]) -> pd.Index:
     return pd.Index(keys)
 
 
-def _stats_series(
+def stats_series(
     trades: pd.DataFrame, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
-    with_fees: bool,
+    with_fees: bool, times: Clock | None = None,
 ) -> pd.Series:  # fmt: skip
-    """The stats Series in :data:`STATS_KEYS` order: the body shared by the two public functions.
-
-    Divisions by zero and logs of 0 give the inf/NaN the docs promise, without numpy's warnings.
-    """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        stats = _stats_dict(trades, equity, bars, strategy, risk_free_rate, with_fees)
+    """The stats Series in :data:`STATS_KEYS` order: what ``Backtest.run`` and the two public
+    functions return.  ``times`` is the index's :class:`Clock`, if the caller keeps one."""
+    stats, curve = _computed(trades, equity, bars, strategy, risk_free_rate, with_fees, times)
+    stats["_equity_curve"] = _equity_curve(bars.index, equity, *curve)
+    stats["_trades"] = trades
     return Stats(list(stats.values()), index=_keys_index(tuple(stats)), dtype=object)
 
 
+def stats_dict(
+    trades: Trades, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
+    with_fees: bool, times: Clock | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Every stat but the frames, keyed in order, from arrays: the values of the stats Series, to the bit.
+    ``times`` is the index's :class:`Clock`, if the caller keeps one.
+    """
+    return _computed(trades, equity, bars, strategy, risk_free_rate, with_fees, times)[0]
+
+
+def _computed(
+    trades: Trades, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
+    with_fees: bool, times: Clock | None,
+) -> tuple[dict[str, Any], tuple[FloatArray, IntArray, npt.NDArray[Any]]]:  # fmt: skip
+    """The stats but the frames, and the drawdowns, episode ends and durations the ``_equity_curve``
+    frame shows. Divisions by zero and logs of 0 give the inf/NaN the docs promise, without warnings."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _stats_dict(trades, equity, bars, strategy, risk_free_rate, with_fees,
+                           times or clock(bars.index))
+
 
 def _stats_dict(
-    trades: pd.DataFrame, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
-    with_fees: bool,
-) -> dict[str, Any]:  # fmt: skip
-    """Every stat, keyed in order."""
+    trades: Trades, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
+    with_fees: bool, times: Clock,
+) -> tuple[dict[str, Any], tuple[FloatArray, IntArray, npt.NDArray[Any]]]:  # fmt: skip
     index, close = bars.index, bars["Close"].to_numpy(dtype=np.float64)
-    spacing = _bar_spacing(index)
     dd = drawdown(equity)
     ends, peaks, durations = _episodes(index, dd)
-    returns, per_year = _period_returns(equity, index, spacing)
-    stats = _overview(index, equity, close, trades, warmup_bars(strategy, len(equity)), with_fees)
+    returns = _period_returns(equity, times.last_bars)
+    stats = _overview(times, equity, close, trades, warmup_bars(strategy, len(equity)), with_fees)
     max_dd = np.nan_to_num(dd.max())
-    stats.update(_annualised(equity, returns, per_year, stats["Duration"], max_dd, risk_free_rate))
+    stats.update(_annualised(equity, returns, times.per_year, times.duration, max_dd, risk_free_rate))
     slope, rf_pct = beta(equity, close), risk_free_rate * 100
     stats["Alpha [%]"] = stats["Return [%]"] - rf_pct - slope * (stats["Buy & Hold Return [%]"] - rf_pct)
     stats["Beta"] = slope
-    stats.update(_drawdowns(dd, peaks, durations, spacing))
-    stats.update(_trade_stats(trades, spacing, pd.NaT if isinstance(index, pd.DatetimeIndex) else NAN))
+    stats.update(_drawdowns(dd, peaks, durations, times.resolution))
+    stats.update(_trade_stats(trades, times.resolution, times.missing))
     stats.update({"Omega Ratio": omega_ratio(returns), "Ulcer Index": ulcer_index(dd), "_strategy": strategy})
-    stats.update({"_equity_curve": _equity_curve(index, equity, dd, ends, durations), "_trades": trades})
-    return stats
+    return stats, (dd, ends, durations)
 
 
 def compute_stats(
@@ -356,7 +402,7 @@ def compute_stats(
     if len(equity) != len(ohlc_data) or not len(equity):
         expected = f"an array of one value per bar of ohlc_data ({len(ohlc_data)})"
         raise param_error("compute_stats", "equity", expected, Verbatim(f"{len(equity)} values"))
-    return _stats_series(trades, equity, ohlc_data, strategy_instance, risk_free_rate, True)
+    return stats_series(trades, equity, ohlc_data, strategy_instance, risk_free_rate, True)
 
 
 def recompute_stats(
@@ -401,7 +447,7 @@ def recompute_stats(
         entries = trades["EntryBar"].to_numpy().astype(np.int64)
         pnl = np.bincount(entries, weights=trades["PnL"].to_numpy(dtype=np.float64), minlength=len(equity))
         equity = equity[0] + np.cumsum(pnl)
-    return _stats_series(trades, equity, data, stats["_strategy"], risk_free_rate, False)
+    return stats_series(trades, equity, data, stats["_strategy"], risk_free_rate, False)
 
 
 def _check_recompute(stats: Any, data: Any, trades: Any, risk_free_rate: Any) -> FloatArray:

@@ -9,48 +9,66 @@ import numpy as np
 import pandas as pd
 
 
-def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray], *,
-                 full: bool = True) -> pd.DataFrame:
-    """The ``_trades`` frame: one row per closed trade, then each indicator at entry and exit.
+def _field(trades: list, name: str) -> list:
+    """One attribute of every trade: a list per column, not a tuple per row (less work for the GC)."""
+    return list(map(attrgetter(name), trades))
 
-    ``full=False`` gives only the numeric columns the stats read (EntryBar, ExitBar, PnL, Commission,
-    ReturnPct, Duration): all an optimisation by a stats key needs, at a fraction of the cost.
-    P/L and return are computed from the columns with the formulas of ``Trade.pl`` and
-    ``Trade.pl_pct``, operation for operation, so they equal those properties exactly.
-    """
-    def field(name: str) -> list:  # a list per column, not a tuple per row: less work for the GC
-        return list(map(attrgetter(name), trades))
 
-    sizes = np.array(field("_size"))  # whole units: int, or float once a partial close made them so
-    size = sizes.astype(float)
-    entry_bars, exit_bars = (np.array(field(name), dtype=int) for name in ("_entry_bar", "_exit_bar"))
-    entry, exit_, fee = (np.array(field(name), dtype=float)
-                         for name in ("_entry_price", "_exit_price", "_fees"))
-    pnl = size * (exit_ - entry) - fee
-    return_pct = np.copysign(1.0, size) * (exit_ / entry - 1) - fee / (np.abs(size) * entry)
-    entry_times, exit_times = index[entry_bars], index[exit_bars]
+def trade_durations(index: pd.Index, entry_bars: np.ndarray, exit_bars: np.ndarray) -> Any:
+    """Exit time minus entry time of each trade: timedelta64 on a DatetimeIndex (computed on the
+    integer clock, as pandas subtracts), index differences on another index, else bar counts."""
+    if isinstance(index, pd.DatetimeIndex):
+        return (index.asi8[exit_bars] - index.asi8[entry_bars]).view(f"m8[{index.unit}]")
     try:
-        durations = exit_times - entry_times
+        return (index[exit_bars] - index[entry_bars]).to_numpy()
     except TypeError:  # labels that do not subtract (names): durations in bars
-        durations = pd.Index(exit_bars - entry_bars)
-    if not full:
-        return pd.DataFrame({"EntryBar": entry_bars, "ExitBar": exit_bars, "PnL": pnl, "Commission": fee,
-                             "ReturnPct": return_pct, "Duration": durations})
-    columns: dict[str, Any] = {
-        "Size": sizes if trades else [],  # empty: the dtype pandas gives an empty list
+        return exit_bars - entry_bars
+
+
+def stats_columns(trades: list, index: pd.Index) -> dict[str, np.ndarray]:
+    """The columns of the closed trades that the stats read, as arrays: EntryBar, ExitBar, PnL,
+    Commission, ReturnPct, Duration, plus the sizes and prices the full frame shows.
+
+    P/L and return are computed with the formulas of ``Trade.pl`` and ``Trade.pl_pct``, operation
+    for operation, so they equal those properties exactly.
+    """
+    sizes = np.array(_field(trades, "_size"))  # whole units: int, or float once a partial close made them so
+    size = sizes.astype(float)
+    entry_bars, exit_bars = (np.array(_field(trades, name), dtype=int) for name in ("_entry_bar", "_exit_bar"))
+    entry, exit_, fee = (np.array(_field(trades, name), dtype=float)
+                         for name in ("_entry_price", "_exit_price", "_fees"))
+    return {
+        "Size": sizes,
         "EntryBar": entry_bars,
         "ExitBar": exit_bars,
         "EntryPrice": entry,
         "ExitPrice": exit_,
-        "SL": field("_sl_value"),
-        "TP": field("_tp_value"),
-        "PnL": pnl,
+        "PnL": size * (exit_ - entry) - fee,
         "Commission": fee,
-        "ReturnPct": return_pct,
-        "EntryTime": entry_times,
-        "ExitTime": exit_times,
-        "Duration": durations,
-        "Tag": field("_tag"),
+        "ReturnPct": np.copysign(1.0, size) * (exit_ / entry - 1) - fee / (np.abs(size) * entry),
+        "Duration": trade_durations(index, entry_bars, exit_bars),
+    }
+
+
+def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray]) -> pd.DataFrame:
+    """The ``_trades`` frame: one row per closed trade, then each indicator at entry and exit."""
+    found = stats_columns(trades, index)
+    entry_bars, exit_bars = found["EntryBar"], found["ExitBar"]
+    columns: dict[str, Any] = {
+        "Size": found["Size"] if trades else [],  # empty: the dtype pandas gives an empty list
+        "EntryBar": entry_bars,
+        "ExitBar": exit_bars,
+        "EntryPrice": found["EntryPrice"],
+        "ExitPrice": found["ExitPrice"],
+        "SL": _field(trades, "_sl_value"),
+        "TP": _field(trades, "_tp_value"),
+        "PnL": found["PnL"],
+        "Commission": found["Commission"],
+        "ReturnPct": found["ReturnPct"],
+        "EntryTime": index[entry_bars],
+        "ExitTime": index[exit_bars],
+        "Duration": found["Duration"],
+        "Tag": _field(trades, "_tag"),
     }
     for array in indicators if trades else ():
         name, values = array.name, np.asarray(array)

@@ -1,0 +1,95 @@
+"""Tests for backtestkit._engine: the stats without frames equal the full stats Series, to the bit."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtestkit import Backtest, Strategy
+from backtestkit._objective import NUMERIC_KEYS, metric_values
+from backtestkit.lib import FractionalBacktest
+
+
+class Random(Strategy):
+    """Seeded random market, limit and bracket orders, partial closes and reversals."""
+
+    seed = 0
+
+    def init(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
+
+    def next(self) -> None:
+        rng, price = self.rng, self.data.Close[-1]
+        action = rng.integers(0, 8)
+        size = float(rng.choice([0.2, 0.5, 0.9])) if rng.random() < 0.7 else float(rng.integers(1, 5))
+        if action == 0:
+            self.buy(size=size)
+        elif action == 1:
+            self.sell(size=size)
+        elif action == 2:
+            self.buy(size=size, sl=price * 0.95, tp=price * 1.07)
+        elif action == 3:
+            self.sell(size=size, limit=price * 1.01)
+        elif action == 4 and self.trades:
+            self.trades[0].close(portion=0.5)
+        elif action == 5:
+            self.position.close()
+
+
+def bars(n: int, index: pd.Index, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
+    open_ = np.append(100.0, close[:-1]) * np.exp(rng.normal(0, 0.005, n))
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.02, n))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.02, n))
+    return pd.DataFrame({"Open": open_, "High": high, "Low": low, "Close": close,
+                         "Volume": rng.integers(100, 1000, n).astype(float)}, index=index)
+
+
+INDEXES = {
+    "daily": lambda n: pd.date_range("2021-01-01", periods=n, freq="B"),
+    "minutes": lambda n: pd.date_range("2021-01-01 09:30", periods=n, freq="min", tz="America/New_York"),
+    "weekly": lambda n: pd.date_range("2015-01-04", periods=n, freq="W"),
+    "monthly, seconds": lambda n: pd.DatetimeIndex(pd.date_range("2000-01-31", periods=n, freq="ME"),
+                                                   dtype="datetime64[s]"),
+    "every day": lambda n: pd.date_range("2021-01-01", periods=n, freq="D"),
+    "numbers": lambda n: pd.RangeIndex(n),
+    "floats": lambda n: pd.Index(np.arange(n) * 0.5 + 3),
+}
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal to the bit: same type and value, NaN equal to NaN (and NaT to NaT)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    if a is pd.NaT:
+        return b is pd.NaT
+    return bool(a == b)
+
+
+@pytest.mark.parametrize("kind", list(INDEXES))
+@pytest.mark.parametrize("seed", range(6))
+def test_stats_without_frames_equal_the_stats_series(kind: str, seed: int) -> None:
+    n = int(np.random.default_rng(seed).integers(3, 150))
+    data = bars(n, INDEXES[kind](n), seed)
+    settings = [{}, {"commission": 0.002, "spread": 0.001}, {"margin": 0.2, "hedging": True},
+                {"exclusive_orders": True, "trade_on_close": True, "finalize_trades": True}][seed % 4]
+    backtest = (FractionalBacktest(data, Random, fractional_unit=0.01, **settings) if seed == 5
+                else Backtest(data, Random, cash=[10_000, 500][seed % 2], **settings))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        full = backtest._engine.stats({"seed": seed})
+        fast = backtest._engine.numbers({"seed": seed})
+    assert list(fast) == [key for key in full.index if key not in ("_equity_curve", "_trades")]
+    different = {key: (fast[key], full[key]) for key in fast
+                 if key != "_strategy" and not same(fast[key], full[key])}
+    assert not different
+    assert np.array_equal(metric_values(fast), metric_values(full), equal_nan=True)
+    assert metric_values(fast).shape == (len(NUMERIC_KEYS),)
