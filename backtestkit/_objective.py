@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from backtestkit import _settings
+from backtestkit._cache import sharing
 from backtestkit._engine import Engine
 from backtestkit._errors import param_error, unknown_name_error
 from backtestkit._stats import STATS_KEYS
@@ -97,12 +99,13 @@ class Objective:
     def __init__(self, engine: Engine, score: Score) -> None:
         self.engine, self.score = engine, score
         self.full_stats = getattr(score, "needs_frames", True)  # a user's callable sees everything
+        self.share_indicators = _settings.indicator_cache  # read here: workers get it with the objective
 
     def __call__(self, params: dict[str, Any]) -> Outcome:
         """The outcome of one combination: 'no_trades' (value NaN, ranked last, as in backtesting.py)
         when it made no trade, else 'ok' with the objective's value."""
         started = time.perf_counter()
-        with quiet_runs():
+        with quiet_runs(), sharing(self.share_indicators):
             stats = self.engine.stats(params) if self.full_stats else self.engine.numbers(params)
         metrics = metric_values(stats)
         if not stats["# Trades"]:

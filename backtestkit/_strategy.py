@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtestkit import _cache
 from backtestkit._data import OHLCV, Data, _Array, make_array
 from backtestkit._errors import param_error
 from backtestkit._orders import Order, Position, Trade, as_price, is_number
@@ -113,7 +114,11 @@ class Strategy:
         if not callable(func):
             raise param_error("Strategy.I", "func", "a callable", func, exc=TypeError)
         label = self._indicator_name(func, args, kwargs, name)
-        values = _indicator_values(func(*args, **kwargs))
+        cache = _cache.active()
+        if cache is None:
+            values = _indicator_values(func(*args, **kwargs))
+        else:
+            values = cache.values(func, args, kwargs, lambda: _indicator_values(func(*args, **kwargs)))
         length = len(self._data)
         if values.ndim == 2 and values.shape[-1] != length and values.shape[0] == length:
             values = np.ascontiguousarray(values.T)  # one row per bar, as (n_bars, k) functions return

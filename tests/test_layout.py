@@ -31,7 +31,7 @@ PROMISED_LIB_NAMES = {
 LAYERS = [
     {"_errors", "_typing", "_version"},
     {"_settings"},
-    {"_ohlcv", "_data", "_fees", "_metrics"},
+    {"_ohlcv", "_data", "_fees", "_metrics", "_cache"},
     {"datasets"},
     {"test"},
     {"_orders"},
