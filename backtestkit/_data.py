@@ -8,6 +8,7 @@ view (numpy points every slice's ``base`` at the array that owns the metadata).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -177,3 +178,112 @@ class Data:
         if self._pip_value is None:
             self._pip_value = _pip(self._close)
         return self._pip_value
+
+
+def _now(value: Any) -> Any:
+    """A live array as the plain view it stands for (anything else as it is), also inside lists."""
+    if type(value) is LiveArray:
+        return value._full[: value._data._n]
+    if type(value) in (list, tuple):
+        return type(value)(map(_now, value))
+    return value
+
+
+class LiveArray:
+    """A 1-D indicator as ``next()`` sees it: its values up to the current bar, read in place.
+
+    A numpy view ends at a fixed length, so following the bars would take a new slice every bar;
+    this object reads the bar counter instead. ``[-1]`` and ``[-2]`` index the full array directly
+    (numpy scalars, as a view gives), and ``lib.crossover`` reads float64 values as Python floats
+    through a memoryview. Everything else (slices, arithmetic, numpy functions, ``.s``, ``.name``,
+    ``isinstance(x, np.ndarray)``) acts on the view ``full[:n]`` it stands for, as in backtesting.py.
+    Only ``type()`` tells them apart.
+    """
+
+    __slots__ = ("_data", "_floats", "_full")
+    __hash__ = None  # type: ignore[assignment] - like an array: == compares element-wise
+
+    def __init__(self, full: _Array, data: Data) -> None:
+        self._full, self._data = full, data
+        plain = full.view(np.ndarray)
+        self._floats = memoryview(plain) if plain.dtype == np.float64 and plain.flags.c_contiguous else None
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance() checks see the array this stands for
+        return _Array
+
+    def __getitem__(self, key: Any) -> Any:
+        if key.__class__ is int and key < 0:
+            n = self._data._n
+            if key >= -n:
+                return self._full[n + key]
+        return self._full[: self._data._n][key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._full[: self._data._n][key] = _now(value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._full[: self._data._n], name)
+
+    def __dir__(self) -> list[str]:
+        return dir(self._full[: self._data._n])
+
+    def __len__(self) -> int:
+        return self._data._n
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return np.array(self._full[: self._data._n], dtype=dtype, copy=copy)
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if "out" in kwargs:
+            kwargs["out"] = _now(kwargs["out"])
+        return getattr(ufunc, method)(*_now(inputs), **kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
+        return func(*_now(args), **{key: _now(value) for key, value in kwargs.items()})
+
+    def __copy__(self) -> _Array:
+        return copy.copy(self._full[: self._data._n])
+
+    def __deepcopy__(self, memo: dict) -> _Array:
+        return copy.deepcopy(self._full[: self._data._n], memo)
+
+    def __reduce__(self) -> tuple:
+        return self._full[: self._data._n].__reduce__()
+
+
+def _delegate(name: str) -> Any:
+    """A special method of LiveArray that applies the array's method to the view it stands for."""
+    method = getattr(_Array, name)
+
+    def delegated(self: LiveArray, *args: Any) -> Any:
+        return method(self._full[: self._data._n], *_now(args))
+
+    delegated.__name__ = name
+    return delegated
+
+
+def _delegate_in_place(name: str) -> Any:
+    """``live += x``: in place on the view (and so on the full array, as with a view), keeping ``live``."""
+    method = getattr(_Array, name)
+
+    def in_place(self: LiveArray, other: Any) -> LiveArray:
+        method(self._full[: self._data._n], _now(other))
+        return self
+
+    in_place.__name__ = name
+    return in_place
+
+
+_OPERATORS = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
+              "lshift", "rshift")
+for _name in (
+    *(f"__{op}__" for op in _OPERATORS), *(f"__r{op}__" for op in _OPERATORS), "__divmod__",
+    "__rdivmod__", "__lt__", "__le__", "__eq__", "__ne__", "__gt__", "__ge__", "__neg__", "__pos__",
+    "__abs__", "__invert__", "__bool__", "__float__", "__int__", "__complex__", "__index__", "__iter__",
+    "__contains__", "__repr__", "__str__", "__format__",
+):
+    setattr(LiveArray, _name, _delegate(_name))
+for _name in (f"__i{op}__" for op in _OPERATORS):
+    setattr(LiveArray, _name, _delegate_in_place(_name))
+del _name

@@ -140,9 +140,9 @@ def _loop(broker: Broker, data: Data, next_: Callable[[], None], views: Indicato
             n = i + 1
             data._n = n
             broker.i = i
-            for name, full in refreshed:  # every bar: the indicators the strategy has read, up to now
-                state[name] = full[:n]
-            if refreshed_2d:  # 2-D indicators read, or next() rebound
+            for name, live in refreshed:  # every bar: the 1-D indicators read so far, back in place
+                state[name] = live
+            if refreshed_2d:  # 2-D indicators read (their views move bar by bar), or next() rebound
                 next_ = views.catch_up(n, next_)
             if orders:
                 broker.process_orders()

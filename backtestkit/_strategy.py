@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from backtestkit import _cache
-from backtestkit._data import OHLCV, Data, _Array, make_array
+from backtestkit._data import OHLCV, Data, LiveArray, _Array, make_array
 from backtestkit._errors import param_error
 from backtestkit._orders import Order, Position, Trade, as_price, is_number
 
@@ -237,23 +237,25 @@ class _View:
     """Non-data descriptor: the indicator up to the current bar, on its first read in a run.
 
     The view goes into the instance ``__dict__``, where reads find it before this descriptor, and
-    the indicator joins ``refreshed``, the list the bar loop slices anew on every later bar: an
-    indicator the strategy reads costs one slice a bar, one it never reads costs nothing.
+    joins a list the bar loop puts back in place on every later bar (so an attribute reassigned in
+    ``next()`` lasts one bar, as in backtesting.py). A 1-D indicator's view is a :class:`LiveArray`,
+    which follows the bars by itself, in ``refreshed``; a 2-D one's a numpy view, which the loop slices
+    anew, in ``refreshed_2d``. An indicator the strategy never reads costs nothing.
     """
 
-    __slots__ = ("name", "full", "data", "refreshed")
+    __slots__ = ("name", "full", "data", "refreshed", "live")
 
-    def __init__(self, name: str, full: np.ndarray, data: Data, refreshed: list) -> None:
-        self.name, self.full, self.data, self.refreshed = name, full, data, refreshed
+    def __init__(self, name: str, full: np.ndarray, data: Data, refreshed: list, live: Any) -> None:
+        self.name, self.full, self.data, self.refreshed, self.live = name, full, data, refreshed, live
 
     def __get__(self, strategy: Strategy | None, owner: type | None = None) -> Any:
         if strategy is None:
             return self
         full = self.full
-        view = full[: self.data._n] if full.ndim == 1 else full[:, : self.data._n]
+        view = self.live if self.live is not None else full[:, : self.data._n]
         strategy.__dict__[self.name] = view
         if all(name != self.name for name, _ in self.refreshed):  # there if the user deleted the view
-            self.refreshed.append((self.name, full))
+            self.refreshed.append((self.name, full if self.live is None else self.live))
         return view
 
 
@@ -303,12 +305,13 @@ class IndicatorViews:
         self._strategy = strategy
         self._attrs = {k: v for k, v in vars(strategy).items() if id(v) in ids}
         self._cls = type(strategy)
-        self.refreshed: list[tuple[str, np.ndarray]] = []  # (attribute, full 1-D array) read so far
-        self.refreshed_2d: list[tuple[str, Any]] = []  # the same for 2-D ones, and _REBOUND markers
+        self.refreshed: list[tuple[str, LiveArray]] = []  # (attribute, its live view) of 1-D ones read
+        self.refreshed_2d: list[tuple[str, Any]] = []  # (attribute, full array) of 2-D ones, _REBOUND markers
         self.state = strategy.__dict__
-        views: dict[str, Any] = {k: _View(k, v, strategy._data,
-                                          self.refreshed if v.ndim == 1 else self.refreshed_2d)
-                                 for k, v in self._attrs.items()}
+        data = strategy._data
+        views: dict[str, Any] = {
+            k: _View(k, v, data, self.refreshed, LiveArray(v, data)) if v.ndim == 1  # type: ignore[arg-type]
+            else _View(k, v, data, self.refreshed_2d, None) for k, v in self._attrs.items()}
         views["next"] = _NextSlot(self)
         bound = type(self._cls.__name__, (self._cls,), views)
         bound.__qualname__, bound.__module__ = self._cls.__qualname__, self._cls.__module__

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from backtestkit._backtest import Backtest
-from backtestkit._data import _Array
+from backtestkit._data import LiveArray, _Array
 from backtestkit._errors import Verbatim, param_error
 from backtestkit._ohlcv import validate_ohlcv
 from backtestkit._stats import recompute_stats as compute_stats
@@ -55,6 +55,7 @@ TRADES_AGG = OrderedDict((("Size", "sum"), ("EntryBar", "first"), ("ExitBar", "l
 
 
 _LEVELS = (float, int, np.float64, np.int64)  # a constant level, such as 70 in crossover(self.rsi, 70)
+_ARRAYS = (_Array, LiveArray)  # a data column or indicator, as a strategy sees it
 
 
 def _last_two(series: Any) -> tuple[Any, Any]:
@@ -74,14 +75,18 @@ def crossover(series1: Sequence | float, series2: Sequence | float) -> bool:
     False
     """
     kind = type(series1)
+    if kind is LiveArray and type(series2) is LiveArray:  # two indicators in next(): floats read in place
+        a, b, n = series1._floats, series2._floats, series1._data._n
+        if a is not None and b is not None and series2._data._n == n:
+            return n >= 2 and a[n - 2] < b[n - 2] and a[n - 1] > b[n - 1]
     try:  # fast paths, run every bar by many strategies: a strategy's own data and indicators, and levels
-        if kind is _Array:
+        if kind in _ARRAYS:
             other = type(series2)
-            if other is _Array:
+            if other in _ARRAYS:
                 return series1[-2] < series2[-2] and series1[-1] > series2[-1]  # type: ignore
             if other in _LEVELS:
                 return series1[-2] < series2 and series1[-1] > series2  # type: ignore
-        elif kind in _LEVELS and type(series2) is _Array:
+        elif kind in _LEVELS and type(series2) in _ARRAYS:
             return series1 < series2[-2] and series1 > series2[-1]  # type: ignore
     except IndexError:
         return False
