@@ -109,34 +109,34 @@ class Data:
             arrays = {col: make_array(df[col].to_numpy(), name=col, index=df.index) for col in df.columns}
         self._arrays = dict(arrays)
         self._open, self._high, self._low, self._close, self._volume = (self._arrays[c] for c in OHLCV)
-        self._n = len(df)
+        self._bar = [len(df)]  # bars seen so far: the engine moves it, live indicator views read it
         self._pip_value: float | None = None
 
     def __len__(self) -> int:
-        return self._n
+        return self._bar[0]
 
     def __repr__(self) -> str:
-        return f"<Data bars={self._n} columns={list(self._arrays)}>"
+        return f"<Data bars={self._bar[0]} columns={list(self._arrays)}>"
 
     @property
     def Open(self) -> _Array:  # noqa: N802 - traders' column names
-        return self._open[: self._n]
+        return self._open[: self._bar[0]]
 
     @property
     def High(self) -> _Array:  # noqa: N802
-        return self._high[: self._n]
+        return self._high[: self._bar[0]]
 
     @property
     def Low(self) -> _Array:  # noqa: N802
-        return self._low[: self._n]
+        return self._low[: self._bar[0]]
 
     @property
     def Close(self) -> _Array:  # noqa: N802
-        return self._close[: self._n]
+        return self._close[: self._bar[0]]
 
     @property
     def Volume(self) -> _Array:  # noqa: N802
-        return self._volume[: self._n]
+        return self._volume[: self._bar[0]]
 
     def __getattr__(self, name: str) -> _Array:
         if name.startswith("__"):  # copy, pickle and friends probing for special methods
@@ -144,13 +144,13 @@ class Data:
         array = self._column(name)
         if array is None:
             raise AttributeError(f"Column {name!r} not in data. Columns: {self._listing()}.")
-        return array[: self._n]
+        return array[: self._bar[0]]
 
     def __getitem__(self, name: str) -> _Array:
         array = self._column(name)
         if array is None:
             raise KeyError(f"Column {name!r} not in data. Columns: {self._listing()}.")
-        return array[: self._n]
+        return array[: self._bar[0]]
 
     def _column(self, name: str) -> _Array | None:
         """A column's full array; a column the strategy added to ``data.df`` (in init()) on first use."""
@@ -167,11 +167,11 @@ class Data:
 
     @property
     def index(self) -> pd.Index:
-        return self._index_[: self._n]
+        return self._index_[: self._bar[0]]
 
     @property
     def df(self) -> pd.DataFrame:
-        return self._df.iloc[: self._n] if self._n < len(self._df) else self._df
+        return self._df.iloc[: self._bar[0]] if self._bar[0] < len(self._df) else self._df
 
     @property
     def pip(self) -> float:
@@ -183,7 +183,7 @@ class Data:
 def _now(value: Any) -> Any:
     """A live array as the plain view it stands for (anything else as it is), also inside lists."""
     if type(value) is LiveArray:
-        return value._full[: value._data._n]
+        return value._full[: value._bar[0]]
     if type(value) in (list, tuple):
         return type(value)(map(_now, value))
     return value
@@ -200,11 +200,11 @@ class LiveArray:
     Only ``type()`` tells them apart.
     """
 
-    __slots__ = ("_data", "_floats", "_full")
+    __slots__ = ("_bar", "_floats", "_full")
     __hash__ = None  # type: ignore[assignment] - like an array: == compares element-wise
 
-    def __init__(self, full: _Array, data: Data) -> None:
-        self._full, self._data = full, data
+    def __init__(self, full: _Array, bar: list[int]) -> None:
+        self._full, self._bar = full, bar
         plain = full.view(np.ndarray)
         self._floats = memoryview(plain) if plain.dtype == np.float64 and plain.flags.c_contiguous else None
 
@@ -214,25 +214,22 @@ class LiveArray:
 
     def __getitem__(self, key: Any) -> Any:
         if key.__class__ is int and key < 0:
-            n = self._data._n
+            n = self._bar[0]
             if key >= -n:
                 return self._full[n + key]
-        return self._full[: self._data._n][key]
+        return self._full[: self._bar[0]][key]
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._full[: self._data._n][key] = _now(value)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._full[: self._data._n], name)
+        self._full[: self._bar[0]][key] = _now(value)
 
     def __dir__(self) -> list[str]:
-        return dir(self._full[: self._data._n])
+        return dir(self._full[: self._bar[0]])
 
     def __len__(self) -> int:
-        return self._data._n
+        return self._bar[0]
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        return np.array(self._full[: self._data._n], dtype=dtype, copy=copy)
+        return np.array(self._full[: self._bar[0]], dtype=dtype, copy=copy)
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if "out" in kwargs:
@@ -243,13 +240,13 @@ class LiveArray:
         return func(*_now(args), **{key: _now(value) for key, value in kwargs.items()})
 
     def __copy__(self) -> _Array:
-        return copy.copy(self._full[: self._data._n])
+        return copy.copy(self._full[: self._bar[0]])
 
     def __deepcopy__(self, memo: dict) -> _Array:
-        return copy.deepcopy(self._full[: self._data._n], memo)
+        return copy.deepcopy(self._full[: self._bar[0]], memo)
 
     def __reduce__(self) -> tuple:
-        return self._full[: self._data._n].__reduce__()
+        return self._full[: self._bar[0]].__reduce__()
 
 
 def _delegate(name: str) -> Any:
@@ -257,10 +254,20 @@ def _delegate(name: str) -> Any:
     method = getattr(_Array, name)
 
     def delegated(self: LiveArray, *args: Any) -> Any:
-        return method(self._full[: self._data._n], *_now(args))
+        return method(self._full[: self._bar[0]], *_now(args))
 
     delegated.__name__ = name
     return delegated
+
+
+def _delegate_attribute(name: str) -> property:
+    """An attribute of LiveArray that is the view's (a property, not ``__getattr__``, which would slow
+    every attribute read, the hot ones of ``lib.crossover`` included)."""
+
+    def get(self: LiveArray) -> Any:
+        return getattr(self._full[: self._bar[0]], name)
+
+    return property(get, doc=f"The view's ``{name}``.")
 
 
 def _delegate_in_place(name: str) -> Any:
@@ -268,7 +275,7 @@ def _delegate_in_place(name: str) -> Any:
     method = getattr(_Array, name)
 
     def in_place(self: LiveArray, other: Any) -> LiveArray:
-        method(self._full[: self._data._n], _now(other))
+        method(self._full[: self._bar[0]], _now(other))
         return self
 
     in_place.__name__ = name
@@ -286,4 +293,7 @@ for _name in (
     setattr(LiveArray, _name, _delegate(_name))
 for _name in (f"__i{op}__" for op in _OPERATORS):
     setattr(LiveArray, _name, _delegate_in_place(_name))
+for _name in dir(_Array):
+    if not _name.startswith("__") and not hasattr(LiveArray, _name):
+        setattr(LiveArray, _name, _delegate_attribute(_name))
 del _name

@@ -252,7 +252,7 @@ class _View:
         if strategy is None:
             return self
         full = self.full
-        view = self.live if self.live is not None else full[:, : self.data._n]
+        view = self.live if self.live is not None else full[:, : self.data._bar[0]]
         strategy.__dict__[self.name] = view
         if all(name != self.name for name, _ in self.refreshed):  # there if the user deleted the view
             self.refreshed.append((self.name, full if self.live is None else self.live))
@@ -310,7 +310,7 @@ class IndicatorViews:
         self.state = strategy.__dict__
         data = strategy._data
         views: dict[str, Any] = {
-            k: _View(k, v, data, self.refreshed, LiveArray(v, data)) if v.ndim == 1  # type: ignore[arg-type]
+            k: _View(k, v, data, self.refreshed, LiveArray(v, data._bar)) if v.ndim == 1  # type: ignore[arg-type]
             else _View(k, v, data, self.refreshed_2d, None) for k, v in self._attrs.items()}
         views["next"] = _NextSlot(self)
         bound = type(self._cls.__name__, (self._cls,), views)

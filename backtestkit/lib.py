@@ -76,8 +76,8 @@ def crossover(series1: Sequence | float, series2: Sequence | float) -> bool:
     """
     kind = type(series1)
     if kind is LiveArray and type(series2) is LiveArray:  # two indicators in next(): floats read in place
-        a, b, n = series1._floats, series2._floats, series1._data._n
-        if a is not None and b is not None and series2._data._n == n:
+        a, b, n = series1._floats, series2._floats, series1._bar[0]
+        if a is not None and b is not None and series2._bar[0] == n:
             return n >= 2 and a[n - 2] < b[n - 2] and a[n - 1] > b[n - 1]
     try:  # fast paths, run every bar by many strategies: a strategy's own data and indicators, and levels
         if kind in _ARRAYS:

@@ -24,8 +24,8 @@ def live(values: list[float], n: int | None = None, dtype: Any = float) -> tuple
     full = make_array(np.array(values, dtype=dtype), name="x", index=index)
     data = Data(pd.DataFrame({c: np.ones(len(values)) for c in ("Open", "High", "Low", "Close", "Volume")},
                              index=index))
-    data._n = len(values) if n is None else n
-    return LiveArray(full, data), full[: data._n]
+    data._bar[0] = len(values) if n is None else n
+    return LiveArray(full, data._bar), full[: data._bar[0]]
 
 
 def same(a: Any, b: Any) -> bool:
@@ -65,7 +65,7 @@ def test_a_live_array_follows_the_bars_and_stops_at_the_first() -> None:
     assert live_array[-1] == 1.0 and len(live_array) == 1
     with pytest.raises(IndexError):
         live_array[-2]  # not the last bar of the whole data
-    live_array._data._n = 3
+    live_array._bar[0] = 3
     assert live_array[-2] == 2.0 and live_array[-1] == 3.0
 
 
@@ -94,7 +94,7 @@ def test_writes_and_in_place_operators_reach_the_full_array() -> None:
 )
 def test_crossover_of_live_arrays_is_crossover_of_their_views(a: list, b: list, n: int) -> None:
     (live_a, view_a), (live_b, view_b) = live(a, n), live(b, n)
-    live_b._data = live_a._data
+    live_b._bar = live_a._bar
     for x, y, vx, vy in [(live_a, live_b, view_a, view_b), (live_b, live_a, view_b, view_a)]:
         assert crossover(x, y) == bool(crossover(vx, vy))
         assert crossover(x, vy) == bool(crossover(vx, vy)) == crossover(vx, y)
@@ -106,7 +106,7 @@ def test_crossover_of_live_arrays_is_crossover_of_their_views(a: list, b: list, 
 
 def test_crossover_of_integer_and_boolean_indicators() -> None:
     (ints, int_view), (flags, flag_view) = live([1, 3, 0, 4], 4, int), live([0, 1, 0, 1], 4, bool)
-    ints._data = flags._data
+    ints._bar = flags._bar
     assert crossover(ints, flags) == bool(crossover(int_view, flag_view))
     assert crossover(ints, 1) == bool(crossover(int_view, 1))
 
