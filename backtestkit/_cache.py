@@ -43,12 +43,17 @@ _IMPURE_NAMES = {
     "__setitem__", "__setattr__", "__delitem__", "__iadd__",
 }
 _IMPURE_KEYWORDS = {"out", "inplace"}
+_IMPURE_MODULES = {"random", "time", "os", "sys", "secrets", "uuid", "datetime"}
 _PURE_BUILTINS = {
     abs, all, any, bool, complex, dict, divmod, enumerate, filter, float, frozenset, int, isinstance, len,
     list, map, max, min, pow, range, reversed, round, set, slice, sorted, str, sum, tuple, type, zip,
 }
 _CONSTANTS = (int, float, complex, str, bytes, bool, type(None), np.generic)
-_UNSAFE = object()  # the key of something that cannot be compared by content
+
+
+class _NotShareable(Exception):
+    """Raised while making a key, by something that cannot be compared by content."""
+
 _DISPATCHER = type(np.cumsum)  # numpy's functions (np.cumsum, np.convolve, ...); numpy.random's are methods
 
 
@@ -58,7 +63,7 @@ class IndicatorCache:
     def __init__(self, max_bytes: int = MAX_BYTES) -> None:
         self.max_bytes, self.size, self.hits, self.misses = max_bytes, 0, 0, 0
         self._values: OrderedDict[Any, tuple[np.ndarray, bool]] = OrderedDict()  # values, writeable
-        self._digests: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()  # memo -> (owner, digest)
+        self._digests: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()  # memo -> (content, digest)
 
     def values(self, func: Callable[..., Any], args: tuple, kwargs: dict,
                compute: Callable[[], np.ndarray]) -> np.ndarray:
@@ -93,9 +98,11 @@ class IndicatorCache:
         """A hashable key for ``func(*args, **kwargs)``, or None when the call may not be shared."""
         if _IMPURE_KEYWORDS & set(kwargs):
             return None
-        parts = (_function_key(func, self, 0), tuple(self._value_key(a) for a in args),
-                 tuple((k, self._value_key(v)) for k, v in sorted(kwargs.items())))
-        return None if _has_unsafe(parts) else parts
+        try:
+            return (_function_key(func, self, 0), tuple(self._value_key(a) for a in args),
+                    tuple((k, self._value_key(v)) for k, v in sorted(kwargs.items())))
+        except _NotShareable:
+            return None
 
     def _value_key(self, value: Any) -> Any:
         if isinstance(value, (float, np.floating, np.complexfloating)):
@@ -106,7 +113,7 @@ class IndicatorCache:
             return tuple(self._value_key(v) for v in value)
         if isinstance(value, np.ndarray) and not value.dtype.hasobject:
             return (type(value), value.dtype.str, value.shape, self._digest(value), self._labels(value))
-        return _UNSAFE
+        raise _NotShareable
 
     def _labels(self, array: np.ndarray) -> Any:
         """What a data column or indicator knows besides its values: its name and its index."""
@@ -119,11 +126,11 @@ class IndicatorCache:
     def _index_digest(self, index: Any) -> Any:
         """A hash of an index's labels (and dtype), remembered per index: pandas indexes are immutable."""
         memo = self._digests.get(("index", id(index)))
-        if memo is not None and memo[0] is index:
+        if memo is not None and memo[0] is index:  # an index is immutable: the one kept is the same
             return memo[1]
         values = index.asi8 if hasattr(index, "asi8") else index.to_numpy()
         if values.dtype.hasobject:
-            return _UNSAFE
+            raise _NotShareable
         digest = (str(index.dtype), hashlib.blake2b(np.ascontiguousarray(values).view(np.uint8),
                                                     digest_size=16).digest())
         self._remember(("index", id(index)), index, digest)
@@ -131,43 +138,36 @@ class IndicatorCache:
 
     def _remember(self, memo: tuple, owner: Any, digest: Any) -> None:
         self._digests[memo] = (owner, digest)
-        if len(self._digests) > 256:
+        if len(self._digests) > 64:
             self._digests.popitem(last=False)
 
     def _digest(self, array: np.ndarray) -> bytes:
-        """A hash of an array's content; remembered for a read-only array over read-only memory, whose
-        owner the memo keeps alive (so its address cannot be reused by other data)."""
-        owner = array
-        while isinstance(owner.base, np.ndarray):
-            owner = owner.base
-        fixed = not array.flags.writeable and not owner.flags.writeable
-        memo = (id(owner), array.__array_interface__["data"][0], array.shape, array.strides, array.dtype.str)
-        if fixed and memo in self._digests:
+        """A hash of an array's content. The last one of each stretch of memory is remembered with a
+        copy of the content, which a second look compares with (a comparison is ~10x quicker than a
+        hash): the same data column, run after run, is hashed once."""
+        flat = np.ascontiguousarray(array).reshape(-1)
+        words = flat.view(np.uint64 if flat.dtype.itemsize % 8 == 0 else np.uint8)
+        memo = (flat.__array_interface__["data"][0], words.dtype.str, len(words))
+        found = self._digests.get(memo)
+        if found is not None and np.array_equal(found[0], words):
             self._digests.move_to_end(memo)
-            return self._digests[memo][1]
-        digest = hashlib.blake2b(np.ascontiguousarray(array).view(np.uint8), digest_size=16).digest()
-        if fixed:
-            self._remember(memo, owner, digest)
+            return found[1]
+        digest = hashlib.blake2b(words, digest_size=16).digest()
+        self._remember(memo, words.copy(), digest)
         return digest
 
 
-def _has_unsafe(key: Any) -> bool:
-    if key is _UNSAFE:
-        return True
-    return isinstance(key, tuple) and any(_has_unsafe(part) for part in key)
-
-
 def _function_key(func: Any, cache: IndicatorCache, depth: int) -> Any:
-    """What a function's result depends on besides its arguments, or ``_UNSAFE``."""
-    if isinstance(func, np.ufunc) or (getattr(func, "__module__", None) == "numpy" and type(func) is _DISPATCHER):
+    """What a function's result depends on besides its arguments; raises _NotShareable if unknown."""
+    if isinstance(func, np.ufunc) or (type(func) is _DISPATCHER and func.__module__ == "numpy"):
         return func
     if isinstance(func, types.BuiltinFunctionType) and (func.__module__ or "").startswith("talib"):
         return func
     if not isinstance(func, types.FunctionType) or depth > 3:
-        return _UNSAFE
+        raise _NotShareable
     code = func.__code__
     if not _pure_code(code):
-        return _UNSAFE
+        raise _NotShareable
     cells = tuple(cache._value_key(cell.cell_contents) for cell in func.__closure__ or ())
     defaults = tuple(cache._value_key(v) for v in func.__defaults__ or ())
     kwdefaults = tuple((k, cache._value_key(v)) for k, v in sorted((func.__kwdefaults__ or {}).items()))
@@ -176,22 +176,22 @@ def _function_key(func: Any, cache: IndicatorCache, depth: int) -> Any:
 
 
 def _global_key(func: types.FunctionType, name: str, cache: IndicatorCache, depth: int) -> Any:
-    """The key of a global (or builtin) a function reads."""
+    """The key of a global (or builtin) a function reads; raises _NotShareable if it may change."""
     if name in func.__globals__:
         value = func.__globals__[name]
-    elif hasattr(builtins, name):
-        value = getattr(builtins, name)
-        return value if value in _PURE_BUILTINS else _UNSAFE
+    elif getattr(builtins, name, None) in _PURE_BUILTINS:
+        return getattr(builtins, name)
     else:
-        return _UNSAFE
-    if isinstance(value, types.ModuleType):
-        return _UNSAFE if value.__name__.split(".")[0] in {"random", "time", "os", "sys", "secrets",
-                                                           "uuid", "datetime"} else value
-    if isinstance(value, type) or isinstance(value, np.ufunc):
+        raise _NotShareable
+    if isinstance(value, types.ModuleType) and value.__name__.split(".")[0] not in _IMPURE_MODULES:
+        return value
+    if isinstance(value, (type, np.ufunc)):
         return value
     if isinstance(value, types.FunctionType):
         return _function_key(value, cache, depth + 1)
-    return cache._value_key(value) if isinstance(value, (*_CONSTANTS, tuple)) else _UNSAFE
+    if isinstance(value, (*_CONSTANTS, tuple)):
+        return cache._value_key(value)
+    raise _NotShareable
 
 
 @functools.lru_cache(maxsize=256)
