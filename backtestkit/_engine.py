@@ -43,7 +43,10 @@ class Engine:
         self._columns: dict[str, Any] | None = None  # the data's columns as a strategy sees them
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_columns": None}  # workers make their own: the data travels once
+        """Without what the runs work out from the data: it is worked out again where unpickled, so
+        the data travels once."""
+        return {**self.__dict__, "_columns": None, "_times": None}
+
     def stats(self, params: dict[str, Any]) -> pd.Series:
         """The stats Series of one run, frames included: what ``Backtest.run`` returns."""
         broker, strategy, equity = self.simulate(params)
@@ -63,9 +66,9 @@ class Engine:
         return stats_dict(trades, equity, self.data, strategy, 0.0, True, self._clock())
 
     def _clock(self) -> Clock:
-        """The stats' view of the data's index, worked out on the first run."""
+        """What the stats need of the data alone, worked out on the first run."""
         if self._times is None:
-            self._times = clock(self.data.index)
+            self._times = clock(self.data)
         return self._times
 
     def simulate(self, params: dict[str, Any]) -> tuple[Broker, Strategy, np.ndarray]:
@@ -84,7 +87,7 @@ class Engine:
         try:
             ruined_at = _loop(broker, data, strategy.next, views, start)
         finally:
-            data._n = len(self.data)
+            data._bar[0] = len(self.data)
             views.release()
         if ruined_at is None and self.flags["finalize_trades"]:
             broker.i = len(self.data) - 1
@@ -131,14 +134,14 @@ class Engine:
 def _loop(broker: Broker, data: Data, next_: Callable[[], None], views: IndicatorViews,
           start: int) -> int | None:
     """The bar loop; returns the bar at which the account ran out of money, if it did."""
-    orders, close = broker.orders, broker._close
+    orders, close, bar = broker.orders, broker._close, data._bar
     refreshed, refreshed_2d, state = views.refreshed, views.refreshed_2d, views.state
     ruin_below, ruin_above = broker.ruin_band
     i = start
     try:
         for i in range(start, len(close)):
             n = i + 1
-            data._n = n
+            bar[0] = n
             broker.i = i
             for name, live in refreshed:  # every bar: the 1-D indicators read so far, back in place
                 state[name] = live

@@ -127,7 +127,7 @@ def _period_returns(equity: FloatArray, last_bars: IntArray | None) -> FloatArra
 
 
 class Clock(NamedTuple):
-    """What the stats need of the bars' index alone, worked out once per data set."""
+    """What the stats need of the bars alone (their index and Close), worked out once per data set."""
 
     start: Any
     end: Any
@@ -136,15 +136,18 @@ class Clock(NamedTuple):
     last_bars: IntArray | None  # each calendar period's last bar (None: every bar)
     per_year: float  # periods a year (NaN without a calendar)
     missing: Any  # a duration that is not there: NaT on a DatetimeIndex, else NaN
+    close: FloatArray  # the market, for Buy & Hold, Alpha and Beta
 
 
-def clock(index: pd.Index) -> Clock:
-    """The :class:`Clock` of a non-empty index."""
+def clock(bars: pd.DataFrame) -> Clock:
+    """The :class:`Clock` of non-empty bars."""
+    index = bars.index
     spacing = _bar_spacing(index)
     last_bars, per_year = _period_ends(index, spacing)
     missing = pd.NaT if isinstance(index, pd.DatetimeIndex) else NAN
     resolution = None if spacing is pd.NaT else to_offset(spacing.resolution_string)
-    return Clock(index[0], index[-1], _span(index), resolution, last_bars, per_year, missing)
+    close = bars["Close"].to_numpy(dtype=np.float64)
+    return Clock(index[0], index[-1], _span(index), resolution, last_bars, per_year, missing, close)
 
 
 def _span(index: pd.Index) -> Any:
@@ -315,7 +318,7 @@ def stats_series(
     with_fees: bool, times: Clock | None = None,
 ) -> pd.Series:  # fmt: skip
     """The stats Series in :data:`STATS_KEYS` order: what ``Backtest.run`` and the two public
-    functions return.  ``times`` is the index's :class:`Clock`, if the caller keeps one."""
+    functions return.  ``times`` is the bars' :class:`Clock`, if the caller keeps one."""
     stats, curve = _computed(trades, equity, bars, strategy, risk_free_rate, with_fees, times)
     stats["_equity_curve"] = _equity_curve(bars.index, equity, *curve)
     stats["_trades"] = trades
@@ -327,7 +330,7 @@ def stats_dict(
     with_fees: bool, times: Clock | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Every stat but the frames, keyed in order, from arrays: the values of the stats Series, to the bit.
-    ``times`` is the index's :class:`Clock`, if the caller keeps one.
+    ``times`` is the bars' :class:`Clock`, if the caller keeps one.
     """
     return _computed(trades, equity, bars, strategy, risk_free_rate, with_fees, times)[0]
 
@@ -340,14 +343,14 @@ def _computed(
     frame shows. Divisions by zero and logs of 0 give the inf/NaN the docs promise, without warnings."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return _stats_dict(trades, equity, bars, strategy, risk_free_rate, with_fees,
-                           times or clock(bars.index))
+                           times or clock(bars))
 
 
 def _stats_dict(
     trades: Trades, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
     with_fees: bool, times: Clock,
 ) -> tuple[dict[str, Any], tuple[FloatArray, IntArray, npt.NDArray[Any]]]:  # fmt: skip
-    index, close = bars.index, bars["Close"].to_numpy(dtype=np.float64)
+    index, close = bars.index, times.close
     dd = drawdown(equity)
     ends, peaks, durations = _episodes(index, dd)
     returns = _period_returns(equity, times.last_bars)
