@@ -145,7 +145,10 @@ class Runner:
             import joblib
 
             self.n_workers = joblib.effective_n_jobs(n_jobs)
-            self._parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1)
+            # No memory-mapping of large arrays: a batch's data is pickled whole, once per batch, which
+            # measured faster (wall time) than dumping it to a memmapped file, on 43k and 200k bars.
+            self._parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1,
+                                             max_nbytes=None)
         else:
             self.n_workers = 1
 
