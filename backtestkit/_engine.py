@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from math import inf
 from collections.abc import Callable
 from typing import Any
 
@@ -137,6 +138,7 @@ def _loop(broker: Broker, data: Data, next_: Callable[[], None], views: Indicato
     orders, close, bar = broker.orders, broker._close, data._bar
     refreshed, refreshed_2d, state = views.refreshed, views.refreshed_2d, views.state
     ruin_below, ruin_above = broker.ruin_band
+    watching = ruin_below > -inf or ruin_above < inf  # only an open position can ruin the account
     i = start
     try:
         for i in range(start, len(close)):
@@ -150,9 +152,9 @@ def _loop(broker: Broker, data: Data, next_: Callable[[], None], views: Indicato
             if orders:
                 broker.process_orders()
                 ruin_below, ruin_above = broker.ruin_band
-            price = close[i]
-            if (price <= ruin_below or price >= ruin_above) and broker.is_ruined():
-                broker.close_all(price)
+                watching = ruin_below > -inf or ruin_above < inf
+            if watching and (close[i] <= ruin_below or close[i] >= ruin_above) and broker.is_ruined():
+                broker.close_all(close[i])
                 broker.cash = 0.0
                 return i
             next_()
