@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from backtestkit._broker import Broker
-from backtestkit._data import Data
+from backtestkit._data import OHLCV, Data
 from backtestkit._errors import warn
 from backtestkit._stats import Clock, stats_series, clock, stats_dict, warmup_bars
 from backtestkit._strategy import IndicatorViews, Strategy
@@ -42,11 +42,12 @@ class Engine:
         self.flags, self.commission, self.unit = flags, commission, unit
         self._times: Clock | None = None
         self._columns: dict[str, Any] | None = None  # the data's columns as a strategy sees them
+        self._series: _Series | None = None  # and as the broker reads them
 
     def __getstate__(self) -> dict[str, Any]:
         """Without what the runs work out from the data: it is worked out again where unpickled, so
         the data travels once."""
-        return {**self.__dict__, "_columns": None, "_times": None}
+        return {**self.__dict__, "_columns": None, "_times": None, "_series": None}
 
     def stats(self, params: dict[str, Any]) -> pd.Series:
         """The stats Series of one run, frames included: what ``Backtest.run`` returns."""
@@ -77,7 +78,9 @@ class Engine:
         data = Data(self.data, self._columns)
         if self._columns is None and all(not a.flags.writeable for a in data._arrays.values()):
             self._columns = dict(data._arrays)  # read-only (pandas' copy-on-write): the next runs share them
-        broker = Broker(ohlc=self.data, cash=self.cash, spread=self.spread, fee=self.fee,
+        if self._series is None:
+            self._series = _Series({name: self.data[name] for name in OHLCV[:4]}, self.data.index)
+        broker = Broker(ohlc=self._series, cash=self.cash, spread=self.spread, fee=self.fee,
                         fixed_fee=self.fixed_fee, margin=self.margin,
                         trade_on_close=self.flags["trade_on_close"], hedging=self.flags["hedging"],
                         exclusive_orders=self.flags["exclusive_orders"])
@@ -130,6 +133,15 @@ class Engine:
             except (OSError, TypeError):
                 digest.update(cls.__qualname__.encode())
         return digest.hexdigest()[:16]
+
+
+class _Series(dict):
+    """The OHLC columns as Series, with the index: what the broker reads of the data (``bars['Open']``,
+    ``bars.index``), selected from the DataFrame once rather than on every run."""
+
+    def __init__(self, columns: dict[str, pd.Series], index: pd.Index) -> None:
+        super().__init__(columns)
+        self.index = index
 
 
 def _loop(broker: Broker, data: Data, next_: Callable[[], None], views: IndicatorViews,
