@@ -6,6 +6,8 @@
 
 Targets:
   1. grid search, SmaCross on GOOG, ~900 combinations, all cores   oracle median / ours median >= 5x
+     1b. the same grid on one core (n_jobs=1)                      <= 1.5 ms per combination
+     1c. the oracle's CPU time per combination / ours on one core  >= 15x
   2. skopt search, 4 parameters, >= 5,000 admissible combinations  median rank over 5 seeds in the top 1%
   3. skopt time outside the backtests (n_jobs=1)                  median <= 20 ms per evaluation
   4. grid of 25k then 100k combinations, return_heatmap=True      peak RSS grows by <= 4x the heatmap's
@@ -47,6 +49,7 @@ from _common import (
     synthetic_ohlcv,
     time_alternating,
 )
+from _grid_extras import CPU_RATIO, PER_COMBINATION_MS, OneCore, one_core, phases_line, vectorbt_line
 from bench_engine import positive_int
 
 GRID_OBJECTIVE = "Equity Final [$]"
@@ -103,8 +106,9 @@ def importable(strategy: type, name: str) -> type:
 Optimize = Callable[[], tuple[pd.Series, pd.Series]]  # one optimize() call: (best stats, heatmap)
 
 
-def grid_calls(libraries: dict[str, Library], sizes: Sizes) -> dict[str, Optimize]:
-    """The three timed calls: the oracle on all cores, ours on all cores, ours in-process."""
+def grid_calls(libraries: dict[str, Library], sizes: Sizes) -> tuple[dict[str, Optimize], Any]:
+    """The three timed calls: the oracle on all cores, ours on all cores, ours in-process; and our
+    Backtest."""
     goog = importlib.import_module("backtesting.test").GOOG  # after load_library: no progress bars
     data = goog.iloc[: sizes.goog_bars] if sizes.goog_bars else goog
     grid = {"n1": sizes.n1, "n2": sizes.n2, "maximize": GRID_OBJECTIVE, "return_heatmap": True}
@@ -116,7 +120,7 @@ def grid_calls(libraries: dict[str, Library], sizes: Sizes) -> dict[str, Optimiz
         LABELS[ORACLE]: lambda: oracle.optimize(constraint=lambda p: p.n1 < p.n2, **grid),
         LABELS[OURS]: lambda: ours.optimize(constraint=below, n_jobs=None, show_progress=False, **grid),
         SERIAL: lambda: ours.optimize(constraint=below, n_jobs=1, show_progress=False, **grid),
-    }
+    }, ours
 
 
 def as_dict(heatmap: pd.Series) -> dict[tuple[float, ...], float]:
@@ -160,9 +164,10 @@ class CpuMeter:
         return measured
 
 
-def grid_speed(libraries: dict[str, Library], sizes: Sizes, repeat: int) -> float | None:
-    """Section 1; returns oracle median / ours median, or None if the libraries disagree."""
-    calls = grid_calls(libraries, sizes)
+def grid_speed(libraries: dict[str, Library], sizes: Sizes, repeat: int) -> tuple[float, OneCore] | None:
+    """Section 1; returns oracle median / ours median and the one-core figures, or None if the
+    libraries disagree."""
+    calls, ours = grid_calls(libraries, sizes)
     print(f"1. Grid search: SmaCross on GOOG, n1={sizes.n1}, n2={sizes.n2}, constraint n1 < n2, "
           f"maximize={GRID_OBJECTIVE!r}")
     print("   oracle: all cores (its default); ours: n_jobs=None (all cores), show_progress=False")
@@ -184,8 +189,13 @@ def grid_speed(libraries: dict[str, Library], sizes: Sizes, repeat: int) -> floa
     print(f"\n{format_table(['library', 'median', 'min', 'speed-up', 'CPU median', 'CPU ratio'], rows)}")
     print(f"   {repeat} rounds alternating; speed-up = oracle median / median (wall clock); CPU = user + "
           "system time of the process and\n   its workers: the work done, whatever else runs on the "
-          "machine\n")
-    return oracle / timings[LABELS[OURS]].median
+          "machine")
+    pairs = [(a, b) for a in sizes.n1 for b in sizes.n2 if a < b]
+    serial = one_core(timings[SERIAL].median, cpu[LABELS[ORACLE]], len(pairs))
+    vectorbt_line(ours._data.Close, pairs, repeat)
+    phases_line(ours._engine, [{"n1": a, "n2": b} for a, b in pairs], repeat)
+    print()
+    return oracle / timings[LABELS[OURS]].median, serial
 
 
 # --- 2. and 3. skopt quality and overhead ---------------------------------------------------------
@@ -490,13 +500,17 @@ def memory_section(sizes: Sizes) -> tuple[float, float]:
 
 # --- the whole benchmark -----------------------------------------------------------------------------
 
-def verdict_rows(ratio: float | None, searches: list[Search], heatmap: pd.Series, overhead: float,
-                 memory: tuple[float, float]) -> list[list[str]]:
+def verdict_rows(grid: tuple[float, OneCore] | None, searches: list[Search], heatmap: pd.Series,
+                 overhead: float, memory: tuple[float, float]) -> list[list[str]]:
     best = statistics.median(percentile(s.best, heatmap.to_numpy()) for s in searches)
     growth, limit = memory
     rows = [
-        ["1. grid speed, all cores", "n/a (disagree)" if ratio is None else f"{ratio:.1f}x", ">= 5x",
-         ratio is not None and ratio >= 5],
+        ["1. grid speed, all cores", "n/a (disagree)" if grid is None else f"{grid[0]:.1f}x", ">= 5x",
+         grid is not None and grid[0] >= 5],
+        ["1b. grid, one core, per combination", "n/a" if grid is None else f"{grid[1].ms:.2f} ms",
+         f"<= {PER_COMBINATION_MS} ms", grid is not None and grid[1].ms <= PER_COMBINATION_MS],
+        ["1c. one core vs the oracle's CPU", "n/a" if grid is None else f"{grid[1].cpu_ratio:.1f}x",
+         f">= {CPU_RATIO:g}x", grid is not None and grid[1].cpu_ratio >= CPU_RATIO],
         ["2. skopt quality, median rank", f"top {best:.3f}%", "top 1%", best <= 1],
         ["3. skopt overhead, median", f"{overhead:.1f} ms/eval", "<= 20 ms/eval", overhead <= 20],
         ["4. memory growth, small -> large grid", f"{growth:.1f} MiB", f"<= {limit:.1f} MiB",
@@ -510,15 +524,15 @@ def benchmark(sizes: Sizes, repeat: int, quick: bool) -> int:
     libraries = {name: load_library(name) for name in (ORACLE, OURS)}
     print("backtestkit optimiser benchmark: backtestkit (ours) vs backtesting.py (oracle)")
     print(environment_line(list(libraries.values())) + "\n")
-    ratio = grid_speed(libraries, sizes, repeat)
+    grid = grid_speed(libraries, sizes, repeat)
     searches, heatmap, ok = skopt_quality(libraries[OURS], sizes)
     overhead = skopt_overhead(libraries[OURS], sizes, searches, heatmap)
     memory = memory_section(sizes)
-    rows = verdict_rows(ratio, searches, heatmap, overhead, memory)
+    rows = verdict_rows(grid, searches, heatmap, overhead, memory)
     print(format_table(["target", "measured", "goal", "verdict"], rows))
     if quick:
         print("(quick mode: sizes far too small to judge the targets; run without --quick)")
-    return 0 if ratio is not None and ok else 1
+    return 0 if grid is not None and ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
