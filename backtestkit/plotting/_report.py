@@ -44,6 +44,11 @@ _HEATMAP_MARGIN = 130
 _TABLE_ROWS = 25
 #: Longest text of one search setting; longer ones are cut with an ellipsis.
 _SETTING_CHARS = 600
+#: Why a report written from stored trials has no chart, and how to get one.
+_NO_CHART = ("No chart: drawing the best run needs its data and strategy, which a study does not keep. "
+             "From Python, <code>bt.optimize(..., study='runs.db', report='report.html')</code> with the "
+             "same search answers every trial from the study, runs the best one again and writes this page "
+             "with its chart.")
 _CSS = """
 :host { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; }
 h1 { font-size: 24px; margin: 4px 0 2px; }
@@ -241,7 +246,7 @@ def _top_section(style: InlineStyleSheet, top: pd.DataFrame, params: list[str], 
 
 def _chart_section(style: InlineStyleSheet, chart: LayoutDOM | None) -> list[LayoutDOM]:
     if chart is None:
-        return [_div(style, "<h2>Best run</h2><p class='note'>No chart was made for this run.</p>")]
+        return [_div(style, f"<h2>Best run</h2><p class='note'>{_NO_CHART}</p>")]
     return [_div(style, "<h2>Best run</h2>"), chart]
 
 
