@@ -30,13 +30,18 @@ from backtestkit.optimize._store import Store
 PROG = "backtestkit"
 #: What ``--where`` compares with, longest first so that ``>=`` is not read as ``>``.
 OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
-    ">": operator.gt, "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
 }
 # The column is everything left of the last operator: column names may hold spaces and brackets.
 _WHERE = re.compile(r"^\s*(?P<column>.*\S)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?P<number>[^\s<>=!]+)\s*$")
-_WHERE_FORM = ("expected <column> <op> <number> with <op> one of >=, <=, >, <, ==, != "
-               "(e.g. --where \"# Trades >= 30\")")
+_WHERE_FORM = (
+    'expected <column> <op> <number> with <op> one of >=, <=, >, <, ==, != (e.g. --where "# Trades >= 30")'
+)
 
 
 class CommandError(ValueError):
@@ -96,10 +101,21 @@ def list_studies(args: argparse.Namespace) -> None:
     for name, study_id, info, stored in found:
         study = load_study(args.file, name)
         counts = study.trials_dataframe()["state"].value_counts()
-        rows.append({"study": name, "state": _state(args.file, study_id, name, stored), "trials": len(study),
-                     "ok": counts["ok"], "no trades": counts["no_trades"], "infeasible": counts["infeasible"],
-                     "failed": counts["failed"], "objective": _objective(study), "best": study.best_value,
-                     "strategy": info.get("strategy", ""), "started": _started(info)})
+        rows.append(
+            {
+                "study": name,
+                "state": _state(args.file, study_id, name, stored),
+                "trials": len(study),
+                "ok": counts["ok"],
+                "no trades": counts["no_trades"],
+                "infeasible": counts["infeasible"],
+                "failed": counts["failed"],
+                "objective": _objective(study),
+                "best": study.best_value,
+                "strategy": info.get("strategy", ""),
+                "started": _started(info),
+            }
+        )
     table = pd.DataFrame(rows)
     if not table["infeasible"].any():
         table = table.drop(columns="infeasible")
@@ -124,9 +140,11 @@ def show(args: argparse.Namespace) -> None:
         stats = [name for name in REPORT_COLUMNS if name in study.metric_names and name != study.objective]
     columns = list(dict.fromkeys([*study.param_names, study.objective, *stats]))
     finished = int((study.trials_dataframe()["state"] != "failed").sum())
-    print(f"{study.name}: {_objective(study)}; {len(frame):,} of {finished:,} finished trials"
-          + (f" match {' and '.join(args.where)}" if args.where else "")
-          + (f", top {min(args.top, len(frame))} shown" if len(frame) > args.top else ""))
+    print(
+        f"{study.name}: {_objective(study)}; {len(frame):,} of {finished:,} finished trials"
+        + (f" match {' and '.join(args.where)}" if args.where else "")
+        + (f", top {min(args.top, len(frame))} shown" if len(frame) > args.top else "")
+    )
     if len(frame):
         print(text_table(frame[columns].head(args.top), rank=True))
 
@@ -150,8 +168,10 @@ def export(args: argparse.Namespace) -> None:
     path = Path(output)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
-        raise CommandError(f"The output of export must be a .csv or .parquet file, or - for CSV on stdout. "
-                           f"Got {output!r} instead.")
+        raise CommandError(
+            f"The output of export must be a .csv or .parquet file, or - for CSV on stdout. "
+            f"Got {output!r} instead."
+        )
     _check_folder(path)
     if suffix == ".csv":
         study.to_csv(path)
@@ -259,8 +279,10 @@ def text_table(frame: pd.DataFrame, *, rank: bool = False) -> str:
     widths = {name: max([len(name), *map(len, cells)]) for name, cells in columns.items()}
 
     def line(cells: dict[str, str]) -> str:
-        text = "  ".join(cells[name].rjust(widths[name]) if name in right else cells[name].ljust(widths[name])
-                         for name in columns)
+        text = "  ".join(
+            cells[name].rjust(widths[name]) if name in right else cells[name].ljust(widths[name])
+            for name in columns
+        )
         return text.rstrip()
 
     lines = [line({name: name for name in columns}), line({name: "-" * widths[name] for name in columns})]
@@ -291,50 +313,88 @@ def format_numbers(values: np.ndarray) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     """The ``backtestkit`` command and its sub-commands."""
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Read the parameter searches (studies) that optimize(..., study='runs.db') "
-        "saved: list them, show their best trials, write their report, export or delete them.")
+        prog=PROG,
+        description="Read the parameter searches (studies) that optimize(..., study='runs.db') "
+        "saved: list them, show their best trials, write their report, export or delete them.",
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, run: Callable[[argparse.Namespace], None], text: str, *,
-                study: str = "optional") -> argparse.ArgumentParser:
+    def command(
+        name: str, run: Callable[[argparse.Namespace], None], text: str, *, study: str = "optional"
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("file", metavar="FILE", help="the study file, e.g. runs.db")
         if study == "optional":
-            sub.add_argument("study", metavar="STUDY", nargs="?",
-                             help="the study's name (may be left out when the file holds one study)")
+            sub.add_argument(
+                "study",
+                metavar="STUDY",
+                nargs="?",
+                help="the study's name (may be left out when the file holds one study)",
+            )
         elif study == "required":
             sub.add_argument("study", metavar="STUDY", help="the study's name")
         sub.set_defaults(run=run)
         return sub
 
-    command("list", list_studies, "List the studies in a file: trial counts, best value, state, strategy, "
-            "when.", study="none")
+    command(
+        "list",
+        list_studies,
+        "List the studies in a file: trial counts, best value, state, strategy, when.",
+        study="none",
+    )
     _show_options(command("show", show, "Show a study's best trials as a table."))
-    command("report", report, "Write a study's HTML report from its stored trials (no chart: that needs "
-            "the data and the strategy).").add_argument(
-        "-o", "--output", metavar="OUT.html", help="the page to write (default: <STUDY>-report.html)")
-    command("export", export, "Write every trial of a study (parameters, value, state, stats) to a file.") \
-        .add_argument("-o", "--output", metavar="OUT",
-                      help="a .csv or .parquet file, or - for CSV on stdout (default: <STUDY>.csv)")
-    command("delete", delete, "Delete a study and its trials from the file (refused while another "
-            "process writes it).", study="required")
+    command(
+        "report",
+        report,
+        "Write a study's HTML report from its stored trials (no chart: that needs "
+        "the data and the strategy).",
+    ).add_argument(
+        "-o", "--output", metavar="OUT.html", help="the page to write (default: <STUDY>-report.html)"
+    )
+    command(
+        "export", export, "Write every trial of a study (parameters, value, state, stats) to a file."
+    ).add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="a .csv or .parquet file, or - for CSV on stdout (default: <STUDY>.csv)",
+    )
+    command(
+        "delete",
+        delete,
+        "Delete a study and its trials from the file (refused while another process writes it).",
+        study="required",
+    )
     return parser
 
 
 def _show_options(show_parser: argparse.ArgumentParser) -> None:
-    show_parser.add_argument("--top", type=_positive, default=20, metavar="N",
-                             help="how many trials to show (default 20)")
-    show_parser.add_argument("--where", action="append", default=[], metavar="CONDITION",
-                             help="keep the trials for which '<column> <op> <number>' holds, op one of "
-                             ">=, <=, >, <, ==, != (e.g. \"Max. Drawdown [%%] > -25\"); may repeat")
-    show_parser.add_argument("--sort", metavar="COLUMN",
-                             help="order by this column: best first for the objective, highest first "
-                             "for others (default: the objective)")
+    show_parser.add_argument(
+        "--top", type=_positive, default=20, metavar="N", help="how many trials to show (default 20)"
+    )
+    show_parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="CONDITION",
+        help="keep the trials for which '<column> <op> <number>' holds, op one of "
+        '>=, <=, >, <, ==, != (e.g. "Max. Drawdown [%%] > -25"); may repeat',
+    )
+    show_parser.add_argument(
+        "--sort",
+        metavar="COLUMN",
+        help="order by this column: best first for the objective, highest first "
+        "for others (default: the objective)",
+    )
     show_parser.add_argument("--ascending", action="store_true", help="with --sort: lowest first")
-    show_parser.add_argument("--columns", nargs="+", metavar="COLUMN",
-                             help="the stats columns to show after the parameters and the objective "
-                             "(default: return, Sharpe ratio, drawdown, trades, win rate, SQN)")
+    show_parser.add_argument(
+        "--columns",
+        nargs="+",
+        metavar="COLUMN",
+        help="the stats columns to show after the parameters and the objective "
+        "(default: return, Sharpe ratio, drawdown, trades, win rate, SQN)",
+    )
 
 
 def _positive(text: str) -> int:

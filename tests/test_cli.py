@@ -35,8 +35,17 @@ def broken(p: dict) -> float:
 
 
 def search(objective, storage: Path, name: str, **params) -> None:
-    run_search(objective, params, known_params=list(params), n_jobs=1, show_progress=False, storage=storage,
-               study_name=name, objective_name="score", metric_names=["# Trades"])
+    run_search(
+        objective,
+        params,
+        known_params=list(params),
+        n_jobs=1,
+        show_progress=False,
+        storage=storage,
+        study_name=name,
+        objective_name="score",
+        metric_names=["# Trades"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +67,15 @@ def backtest_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real search: 3 x 3 grid of SmaCross, n1 < n2 leaves 8 combinations, every stats key kept."""
     path = tmp_path_factory.mktemp("cli-bt") / "runs.db"
     bt = Backtest(load_daily(), SmaCross, commission=0.002, finalize_trades=True)
-    bt.optimize(n1=[5, 10, 20], n2=[20, 40, 60], constraint=lambda p: p.n1 < p.n2, maximize="Sharpe Ratio",
-                n_jobs=1, show_progress=False, study=path)
+    bt.optimize(
+        n1=[5, 10, 20],
+        n2=[20, 40, 60],
+        constraint=lambda p: p.n1 < p.n2,
+        maximize="Sharpe Ratio",
+        n_jobs=1,
+        show_progress=False,
+        study=path,
+    )
     return path
 
 
@@ -83,8 +99,18 @@ def test_list_counts_the_trials_by_state_with_the_best_and_when(files: Path) -> 
     title, table = out.split("\n", 1)
     assert title == "two.db: 2 studies"
     header, toy_row, broken_row = rows(table)
-    assert header == ["study", "state", "trials", "ok", "no trades", "failed", "objective", "best",
-                      "strategy", "started"]
+    assert header == [
+        "study",
+        "state",
+        "trials",
+        "ok",
+        "no trades",
+        "failed",
+        "objective",
+        "best",
+        "strategy",
+        "started",
+    ]
     # toy: 12 trials, x = 0 (2 of them) made no trade; best -(3-3)^2 - 0 = 0
     assert toy_row[:8] == ["toy", "complete", "12", "10", "2", "0", "score (maximised)", "0"]
     # broken: x = 0 and 1 scored, x = 2 failed and stopped the search; best 1.0
@@ -112,8 +138,17 @@ def test_show_ranks_the_best_trials_with_their_stats(backtest_file: Path) -> Non
     title, table = out.split("\n", 1)
     assert title == "SmaCross: Sharpe Ratio (maximised); 8 of 8 finished trials, top 3 shown"
     header, *shown = rows(table)
-    assert header == ["#", "n1", "n2", "Sharpe Ratio", "Return [%]", "Max. Drawdown [%]", "# Trades",
-                      "Win Rate [%]", "SQN"]
+    assert header == [
+        "#",
+        "n1",
+        "n2",
+        "Sharpe Ratio",
+        "Return [%]",
+        "Max. Drawdown [%]",
+        "# Trades",
+        "Win Rate [%]",
+        "SQN",
+    ]
     top = load_study(backtest_file).top(3)
     assert [row[:3] for row in shown] == [[str(i + 1), str(r.n1), str(r.n2)] for i, r in top.iterrows()]
     assert [row[3] for row in shown] == [f"{value:.4f}" for value in top["Sharpe Ratio"]]
@@ -124,9 +159,20 @@ def test_show_filters_on_columns_with_spaces_and_brackets_and_sorts(backtest_fil
     trials = load_study(backtest_file).top(8)
     wanted = trials[(trials["# Trades"] >= 20) & (trials["Max. Drawdown [%]"] > -40)]
     assert 0 < len(wanted) < len(trials)  # the filter keeps some and drops some
-    out = cli("show", backtest_file.name, "SmaCross", "--where", "# Trades >= 20", "--where",
-              "Max. Drawdown [%]>-40", "--sort", "# Trades", "--columns", "# Trades",
-              cwd=backtest_file.parent)
+    out = cli(
+        "show",
+        backtest_file.name,
+        "SmaCross",
+        "--where",
+        "# Trades >= 20",
+        "--where",
+        "Max. Drawdown [%]>-40",
+        "--sort",
+        "# Trades",
+        "--columns",
+        "# Trades",
+        cwd=backtest_file.parent,
+    )
     title, table = out.split("\n", 1)
     matched = "match # Trades >= 20 and Max. Drawdown [%]>-40"
     assert title.endswith(f"{len(wanted)} of 8 finished trials {matched}")
@@ -134,7 +180,8 @@ def test_show_filters_on_columns_with_spaces_and_brackets_and_sorts(backtest_fil
     assert header == ["#", "n1", "n2", "Sharpe Ratio", "# Trades"]
     expected = wanted.sort_values("# Trades", ascending=False, kind="stable")
     assert [(row[1], row[2], row[4]) for row in shown] == [
-        (str(r.n1), str(r.n2), f"{r['# Trades']:.0f}") for _, r in expected.iterrows()]
+        (str(r.n1), str(r.n2), f"{r['# Trades']:.0f}") for _, r in expected.iterrows()
+    ]
 
 
 @pytest.mark.parametrize(
@@ -164,8 +211,9 @@ def test_report_writes_the_page_from_the_stored_trials(backtest_file: Path, tmp_
 def test_export_csv_parquet_and_stdout(files: Path, tmp_path: Path) -> None:
     expected = load_study(files / "one.db").trials_dataframe()
     assert cli("export", files / "one.db", cwd=tmp_path) == "Wrote 12 trials of study 'toy' to toy.csv.\n"
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "toy.csv")[["x", "y", "value"]],
-                                  expected[["x", "y", "value"]])
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "toy.csv")[["x", "y", "value"]], expected[["x", "y", "value"]]
+    )
     cli("export", files / "two.db", "broken", "-o", "b.parquet", cwd=tmp_path)
     parquet = pd.read_parquet(tmp_path / "b.parquet")
     assert list(parquet["state"]) == ["ok", "ok", "failed"] and "divides by zero" in parquet["error"][2]
@@ -184,8 +232,10 @@ def test_delete_removes_a_study_unless_it_is_being_written(files: Path, tmp_path
         message = cli("delete", path.name, "a", cwd=tmp_path, code=2)
     finally:
         writer.close()
-    assert message == ("backtestkit delete: error: The study 'a' in 'runs.db' is being written by another "
-                       "process. Wait for it to finish, or give this search another study_name=.\n")
+    assert message == (
+        "backtestkit delete: error: The study 'a' in 'runs.db' is being written by another "
+        "process. Wait for it to finish, or give this search another study_name=.\n"
+    )
     assert cli("delete", path.name, "a", cwd=tmp_path) == "Deleted study 'a' (3 trials) from runs.db.\n"
     with Store(path) as store:
         assert store.names() == ["b"]
@@ -237,8 +287,9 @@ def test_argument_mistakes_are_argparse_errors(files: Path) -> None:
     usage = cli("show", "one.db", "--top", "0", cwd=files, code=2)
     expected = "backtestkit show: error: argument --top: expected a whole number >= 1, got '0'"
     assert usage.splitlines()[-1] == expected
-    assert cli(cwd=files, code=2).splitlines()[-1] == ("backtestkit: error: the following arguments are "
-                                                       "required: COMMAND")
+    assert cli(cwd=files, code=2).splitlines()[-1] == (
+        "backtestkit: error: the following arguments are required: COMMAND"
+    )
 
 
 @pytest.mark.parametrize("command", ["list", "show", "report", "export", "delete"])
