@@ -97,8 +97,8 @@ def test_minimize_and_its_lambda_spelling_agree():
          r"Unknown numeric stats key 'Sharp Ratio' for Backtest.optimize\(maximize=...\). Known: .* "
          r"Did you mean 'Sharpe Ratio'\?"),
         (dict(maximize="Duration"), ValueError,
-         r"^The stats key 'Duration' is not a number, so Backtest.optimize\(maximize=...\) cannot rank by it. "
-         r"Rank by a numeric key such as 'Return \[%\]' or 'SQN', or pass a function stats -> float.$"),
+         r"^The stats key 'Duration' is not a number, so Backtest.optimize\(maximize=...\) cannot rank by "
+         r"it. Rank by a numeric key such as 'Return \[%\]' or 'SQN', or pass a function stats -> float.$"),
         (dict(maximize="sqn"), ValueError,
          r"^Unknown numeric stats key 'sqn' for Backtest.optimize\(maximize=...\). Did you mean 'SQN'\?$"),
         (dict(return_heatmap=2), TypeError,

@@ -56,6 +56,8 @@ class Driver:
                 self.store.append(self.study_id, new, keys_done, params[: len(outcomes)], outcomes)
             self.n_run += len(outcomes)
             numbers.update(zip((position for position, _ in done), new, strict=True))
+            if failure is not None and isinstance(failure.exc, KeyboardInterrupt):
+                raise KeyboardInterrupt
             if failure is not None:
                 raise self.runner.error(failure)
         return [self.study._trial(numbers[i]) for i in sorted(numbers)] if results else []

@@ -43,13 +43,13 @@ class RemoteTraceback(Exception):
 class _Failure:
     """A worker's report that the objective raised: the combination, the error, its traceback."""
 
-    def __init__(self, params: dict[str, Any], exc: Exception, trace: str) -> None:
+    def __init__(self, params: dict[str, Any], exc: BaseException, trace: str) -> None:
         self.params, self.exc, self.trace = params, exc, trace
 
     def __reduce__(self) -> tuple[Any, ...]:
         try:
             pickle.dumps(self.exc)
-            exc: Exception = self.exc
+            exc: BaseException = self.exc
         except Exception:  # an exception that cannot travel back is replaced by its text
             exc = RuntimeError(f"{type(self.exc).__name__}: {self.exc}")
         return (_Failure, (self.params, exc, self.trace))
@@ -74,6 +74,7 @@ def evaluate_batch(objective: Objective, batch: list[dict[str, Any]],
     """Run the objective on each combination of a batch (this is what a worker executes).
 
     Stops at the first combination that raises: its outcome is 'failed', and the failure goes back.
+    Ctrl-C in this process stops it too, and the outcomes finished before it go back.
     """
     if driver_pid is not None:
         _exit_with(driver_pid)
@@ -86,6 +87,8 @@ def evaluate_batch(objective: Objective, batch: list[dict[str, Any]],
             text = f"{type(exc).__name__}: {exc}"
             outcomes.append(Outcome("failed", math.nan, None, time.perf_counter() - started, text))
             return outcomes, _Failure(params, exc, traceback.format_exc())
+        except KeyboardInterrupt as interrupt:
+            return outcomes, _Failure(params, interrupt, "")
     return outcomes, None
 
 

@@ -72,11 +72,11 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise StoreError(f"{str(self.path)!r} is a folder; a study store is a file, e.g. 'runs.db'.")
         if not create and not self.path.is_file():
             raise StoreError(f"No study file at {str(self.path)!r}. Check the path, or run a search with "
                              f"optimize(..., study={str(self.path)!r}) to create one.")
-        if self.path.is_dir():
-            raise StoreError(f"{str(self.path)!r} is a folder; a study store is a file, e.g. 'runs.db'.")
         self._lock_file: Any = None
         try:
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
