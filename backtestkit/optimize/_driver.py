@@ -19,6 +19,8 @@ class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a search. ``study`` holds every trial that finished; the message says where they
     are saved and how to resume."""
 
+    __module__ = "backtestkit.optimize"  # as tracebacks show it: where users import it from
+
     def __init__(self, message: str, study: Study) -> None:
         super().__init__(message)
         self.study = study
