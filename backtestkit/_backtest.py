@@ -180,7 +180,8 @@ class Backtest:
                                    "or pass results=stats.")
             results = self._results
         return plot_backtest(
-            ohlc=self._plot_ohlc(), stats=results, indicators=self._plot_indicators(results), filename=filename,
+            ohlc=self._plot_ohlc(), stats=results, indicators=self._plot_indicators(results),
+            filename=filename,
             plot_width=plot_width, plot_equity=plot_equity, plot_return=plot_return, plot_pl=plot_pl,
             plot_volume=plot_volume, plot_drawdown=plot_drawdown, plot_trades=plot_trades,
             smooth_equity=smooth_equity, relative_equity=relative_equity, superimpose=superimpose,

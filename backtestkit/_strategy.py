@@ -301,7 +301,8 @@ class IndicatorViews:
         self.refreshed: list[tuple[str, np.ndarray]] = []  # (attribute, full 1-D array) read so far
         self.refreshed_2d: list[tuple[str, Any]] = []  # the same for 2-D ones, and _REBOUND markers
         self.state = strategy.__dict__
-        views: dict[str, Any] = {k: _View(k, v, strategy._data, self.refreshed if v.ndim == 1 else self.refreshed_2d)
+        views: dict[str, Any] = {k: _View(k, v, strategy._data,
+                                          self.refreshed if v.ndim == 1 else self.refreshed_2d)
                                  for k, v in self._attrs.items()}
         views["next"] = _NextSlot(self)
         bound = type(self._cls.__name__, (self._cls,), views)

@@ -174,8 +174,9 @@ def resample_apply(rule: str, func: Callable[..., Sequence] | None, series: Any,
                       else pd.DataFrame(result.T, index=resampled.index))
         elif not isinstance(result.index, pd.DatetimeIndex):  # e.g. pd.Series(values): one per resampled bar
             if len(result) != len(resampled):
-                raise param_error("resample_apply", "func", f"a function returning one value per resampled bar "
-                                  f"({len(resampled)}) or a Series on their timestamps",
+                expected = (f"a function returning one value per resampled bar ({len(resampled)}) or a "
+                            "Series on their timestamps")
+                raise param_error("resample_apply", "func", expected,
                                   Verbatim(f"{len(result)} values on a {type(result.index).__name__}"))
             result = result.set_axis(resampled.index)
         full_index = resampled.index.union(series.index)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from backtestkit.datasets import load_daily, load_hourly
 
-__all__ = ["EURUSD", "GOOG", "SMA"]
+__all__ = ["EURUSD", "GOOG", "SMA"]  # noqa: F822 -- GOOG and EURUSD come from __getattr__
 
 _SAMPLES = {"GOOG": load_daily, "EURUSD": load_hourly}
 

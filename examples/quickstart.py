@@ -36,7 +36,8 @@ class SmaCross(Strategy):
 # %% A single backtest
 bt = Backtest(load_daily(), SmaCross, cash=10_000, commission=0.002, finalize_trades=True)
 stats = bt.run()
-print(f"One backtest of {SmaCross.__name__} (fast SMA {SmaCross.n1}, slow SMA {SmaCross.n2}, 0.2% commission):")
+print(f"One backtest of {SmaCross.__name__} (fast SMA {SmaCross.n1}, slow SMA {SmaCross.n2}, "
+      "0.2% commission):")
 print(stats)
 
 # %% Optimise both averages' lengths, keeping only fast < slow

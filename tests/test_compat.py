@@ -19,6 +19,7 @@ import pytest
 from backtesting.test import GOOG, SMA
 
 import backtestkit
+import backtestkit.lib
 from backtestkit import _settings
 from backtestkit.plotting import _output
 from tests import test_differential as differential
@@ -159,7 +160,8 @@ def test_a_one_line_indicator_takes_a_one_name_tuple_or_list():
     assert [a.name for a in theirs["_strategy"]._indicators] == [["SMA10"], ["SMA20"]]
     assert [a.name for a in ours["_strategy"]._indicators] == ["SMA10", "SMA20"]
     assert "Entry_['SMA10']" in theirs["_trades"] and "Entry_SMA10" in ours["_trades"]
-    renamed = ours["_trades"].rename(columns=lambda c: c.replace("SMA10", "['SMA10']").replace("SMA20", "['SMA20']"))
+    renamed = ours["_trades"].rename(
+        columns=lambda c: c.replace("SMA10", "['SMA10']").replace("SMA20", "['SMA20']"))
     pd.testing.assert_frame_equal(renamed, theirs["_trades"], check_dtype=False)
     assert ours["_strategy"].rsi.s.name == "SMA10"  # a Series name, which a list cannot be
 
@@ -435,8 +437,11 @@ def _legend_labels(layout: Any) -> set[str]:
 
 
 def test_pickled_results_keep_indicator_names_and_plot_options(tmp_path):
-    results = {lib: pickle.loads(pickle.dumps(run(lib, lambda _: PICKLABLE[lib], DATA)[0]))  # as returned
-               for lib in (ORACLE, OURS)}  # from another process
+    def strategy(lib):
+        return lambda _: PICKLABLE[lib]
+
+    # pickled and unpickled, as results come back from another process
+    results = {lib: pickle.loads(pickle.dumps(run(lib, strategy(lib), DATA)[0])) for lib in (ORACLE, OURS)}
     for stats in results.values():
         fast, slow = stats["_strategy"]._indicators
         assert fast.name == "fast" and fast._opts["color"] == "red" and fast._opts["overlay"] is True
@@ -466,9 +471,10 @@ def test_fractional_backtest_charts_whole_units(tmp_path):
 
 
 def test_backtesting_test_names_have_counterparts():
-    from backtestkit.test import EURUSD, GOOG, SMA as OUR_SMA  # noqa: N811
-
     from backtesting.test import EURUSD as THEIR_EURUSD
+
+    from backtestkit.test import EURUSD, GOOG  # noqa: N811
+    from backtestkit.test import SMA as OUR_SMA
 
     assert list(GOOG.columns) == list(EURUSD.columns) == list(THEIR_EURUSD.columns)
     assert (GOOG.index[1:] - GOOG.index[:-1]).min() == pd.Timedelta("1D")
@@ -506,7 +512,8 @@ def test_set_bokeh_output_chooses_files_or_inline(notebook, tmp_path, monkeypatc
     backtestkit.set_bokeh_output(notebook=True)
     bt.plot(open_browser=False)
     assert len(notebook) > 0 and len(list(tmp_path.iterdir())) == 1
-    with pytest.raises(TypeError, match=r"^The 'notebook' parameter of set_bokeh_output must be True, False or None"):
+    with pytest.raises(TypeError,
+                       match=r"^The 'notebook' parameter of set_bokeh_output must be True, False or None"):
         backtestkit.set_bokeh_output(notebook="yes")
 
 
@@ -548,3 +555,19 @@ def test_dates_tick_at_round_periods(tmp_path):
     ticker = panels[-1].xaxis[0].ticker
     assert isinstance(ticker, CustomJSTicker) and "year" in ticker.major_code
     assert all(panel.xgrid[0].ticker is ticker for panel in panels)  # grid lines on the ticks
+
+
+def test_pages_carry_nothing_another_library_left_in_bokehs_global_document(tmp_path):
+    # backtesting.py's plot() registers a page callback (a tracking pixel) on bokeh's curdoc()
+    from bokeh.io import curdoc
+    from bokeh.models import CustomJS
+
+    curdoc().js_on_event("document_ready", CustomJS(code="window.leaked = 'plx'"))
+    try:
+        index = pd.MultiIndex.from_product([[1, 2], [3, 4]], names=["a", "b"])
+        path = tmp_path / "h.html"
+        backtestkit.lib.plot_heatmaps(pd.Series([1.0, 2, 3, 4], index=index), filename=str(path),
+                                      open_browser=False)
+        assert "window.leaked" not in path.read_text(encoding="utf-8")
+    finally:
+        curdoc().callbacks._js_event_callbacks.clear()

@@ -70,7 +70,8 @@ def test_example_runs(name, tmp_path):
     assert not re.search(r"Warning|Traceback", done.stderr), done.stderr
     lines = done.stdout.splitlines()
     blocks = [i for i, line in enumerate(lines) if re.match(r"Start\s{2,}", line)]  # a printed stats Series
-    assert all(i > 0 and lines[i - 1].rstrip().endswith(":") for i in blocks), "a stats block without a heading"
+    headed = all(i > 0 and lines[i - 1].rstrip().endswith(":") for i in blocks)
+    assert headed, "a stats block without a heading"
     written = sorted(path.name for path in tmp_path.iterdir())
     assert written == sorted(files)
     for file in (file for file in files if file.endswith(".html")):  # a report's trials are CSV

@@ -335,7 +335,8 @@ def test_any_high_or_low_inside_the_body_is_widened_to_it(row: int, column: str,
     data = ohlc()
     body = data[["Open", "Close"]].iloc[row]
     data.loc[DATES[row], column] = body.max() - by if column == "High" else body.min() + by
-    with pytest.warns(UserWarning, match=f"1 row has Open or Close outside \\[Low, High\\] \\({DATES[row].date()}\\)"):
+    expected = f"1 row has Open or Close outside \\[Low, High\\] \\({DATES[row].date()}\\)"
+    with pytest.warns(UserWarning, match=expected):
         clean = validate_ohlcv(data)
     assert clean[column].iloc[row] == (body.max() if column == "High" else body.min())
     pd.testing.assert_frame_equal(clean.drop(index=DATES[row]), validate_ohlcv(ohlc()).drop(index=DATES[row]))

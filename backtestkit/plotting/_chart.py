@@ -22,8 +22,8 @@ from bokeh.models import (
     ColumnDataSource,
     CrosshairTool,
     CustomJS,
-    CustomJSTickFormatter,
     CustomJSTicker,
+    CustomJSTickFormatter,
     HoverTool,
     LayoutDOM,
     Legend,
@@ -509,7 +509,8 @@ def _indicator_lines(chart: _Chart, close: np.ndarray, indicators: Sequence[Indi
 
 
 def _numbers(indicator: Indicator) -> np.ndarray | None:
-    """An indicator's values as 2-D float64, or None (with a warning) if they are not numbers (text, dates)."""
+    """An indicator's values as 2-D float64, or None (with a warning) if they are not numbers (text,
+    dates)."""
     values = np.asarray(indicator.values)
     if values.dtype.kind in "biuf":
         return np.atleast_2d(values.astype(np.float64, copy=False))

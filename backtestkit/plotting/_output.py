@@ -10,6 +10,7 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
+from bokeh.document import Document
 from bokeh.embed import file_html
 from bokeh.io.notebook import run_notebook_hook
 from bokeh.io.state import State
@@ -63,6 +64,8 @@ def write_html(layout: LayoutDOM, path: Path, *, title: str, resources: str) -> 
     >>> '<title>T</title>' in page.read_text(encoding='utf-8')
     True
     """
+    if layout.document is None:  # a document of its own: nothing of bokeh's global curdoc() comes along
+        Document().add_root(layout)  # (such as the page callbacks another library registers there)
     html = file_html(layout, INLINE if resources == "inline" else CDN, title=title)
     path.write_text(html, encoding="utf-8")
     return path
@@ -92,7 +95,8 @@ def show_inline(layout: LayoutDOM) -> None:
     each chart brings only its own data."""
     global _bokehjs_loaded
     if not _bokehjs_loaded:
-        run_notebook_hook("jupyter", "load", INLINE, False, True, 5000)  # resources, verbose, no banner, timeout
+        # resources, verbose, no banner, timeout
+        run_notebook_hook("jupyter", "load", INLINE, False, True, 5000)
         _bokehjs_loaded = True
     state = State()  # our own: a file the user set with bokeh's output_file() is left alone
     state.output_notebook("jupyter")
