@@ -23,7 +23,7 @@ import pandas as pd
 
 from backtestkit._errors import unknown_name_error
 from backtestkit._version import __version__
-from backtestkit.optimize import StoreError, Study, load_study
+from backtestkit.optimize import STATES, StoreError, Study, load_study
 from backtestkit.optimize._report import REPORT_COLUMNS
 from backtestkit.optimize._store import Store
 
@@ -52,26 +52,7 @@ class CommandError(ValueError):
 
 
 def _load(args: argparse.Namespace) -> Study:
-    _check_not_empty(args.file)
     return load_study(args.file, args.study)
-
-
-def _check_not_empty(path: str) -> None:
-    """An empty file is not a store: opening it would make it one, and these commands only read."""
-    if Path(path).is_file() and Path(path).stat().st_size == 0:
-        raise CommandError(f"{path!r} is an empty file, not a backtestkit study store.")
-
-
-def _state(path: str, study_id: int, name: str, stored: str) -> str:
-    """The study's state; a 'running' study whose writer has gone (killed) is 'interrupted'."""
-    if stored != "running":
-        return stored
-    with Store(path, create=False) as store:
-        try:
-            store.lock(study_id, name)  # released at once by close(): a probe, no write
-        except StoreError:
-            return "running"
-    return "interrupted"
 
 
 def _started(info: dict[str, Any]) -> str:
@@ -90,32 +71,16 @@ def _started(info: dict[str, Any]) -> str:
 
 
 def list_studies(args: argparse.Namespace) -> None:
-    """``list FILE``: one line per study."""
-    _check_not_empty(args.file)
+    """``list FILE``: one line per study (read from the file's summaries: no study is loaded)."""
     with Store(args.file, create=False) as store:
-        found = [(name, *store.find(name)) for name in store.names()]  # type: ignore[misc]
+        found = store.summaries()
     if not found:
         print(f"{args.file}: no studies.")
         return
-    rows = []
-    for name, study_id, info, stored in found:
-        study = load_study(args.file, name)
-        counts = study.trials_dataframe()["state"].value_counts()
-        rows.append(
-            {
-                "study": name,
-                "state": _state(args.file, study_id, name, stored),
-                "trials": len(study),
-                "ok": counts["ok"],
-                "no trades": counts["no_trades"],
-                "infeasible": counts["infeasible"],
-                "failed": counts["failed"],
-                "objective": _objective(study),
-                "best": study.best_value,
-                "strategy": info.get("strategy", ""),
-                "started": _started(info),
-            }
-        )
+    rows = [{"study": s["name"], "state": s["state"], "trials": sum(s[state] for state in STATES),
+             "ok": s["ok"], "no trades": s["no_trades"], "infeasible": s["infeasible"], "failed": s["failed"],
+             "objective": _objective(s["info"]), "best": s["best"],
+             "strategy": s["info"].get("strategy", ""), "started": _started(s["info"])} for s in found]
     table = pd.DataFrame(rows)
     if not table["infeasible"].any():
         table = table.drop(columns="infeasible")
@@ -141,7 +106,7 @@ def show(args: argparse.Namespace) -> None:
     columns = list(dict.fromkeys([*study.param_names, study.objective, *stats]))
     finished = int((study.trials_dataframe()["state"] != "failed").sum())
     print(
-        f"{study.name}: {_objective(study)}; {len(frame):,} of {finished:,} finished trials"
+        f"{study.name}: {_objective(study.info)}; {len(frame):,} of {finished:,} finished trials"
         + (f" match {' and '.join(args.where)}" if args.where else "")
         + (f", top {min(args.top, len(frame))} shown" if len(frame) > args.top else "")
     )
@@ -186,12 +151,11 @@ def export(args: argparse.Namespace) -> None:
 
 def delete(args: argparse.Namespace) -> None:
     """``delete FILE STUDY``: remove a study and its trials (refused while it is being written)."""
-    _check_not_empty(args.file)
     with Store(args.file, create=False) as store:
-        found = store.find(args.study)
-        if found is None:
+        found = {s["name"]: s for s in store.summaries()}
+        if args.study not in found:
             raise store.unknown(args.study)
-        n_trials = len(load_study(args.file, args.study))
+        n_trials = sum(found[args.study][state] for state in STATES)
         store.delete(args.study)
     print(f"Deleted study {args.study!r} ({n_trials:,} trials) from {args.file}.")
 
@@ -239,8 +203,10 @@ def _known(name: str, known: Sequence[str], owner: str) -> str:
     return name
 
 
-def _objective(study: Study) -> str:
-    return f"{study.objective} ({'maximised' if study.maximize else 'minimised'})"
+def _objective(info: dict[str, Any]) -> str:
+    """The objective and its direction, from a study's info."""
+    direction = "maximised" if info.get("maximize", True) else "minimised"
+    return f"{info.get('objective', 'objective')} ({direction})"
 
 
 def _file_name(name: str) -> str:
