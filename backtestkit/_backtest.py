@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import inspect
 import os
-import time
 from collections.abc import Callable, Iterable
-from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from backtestkit._broker import Broker
-from backtestkit._data import Data
+from backtestkit._engine import Engine
 from backtestkit._errors import check_number, param_error, unknown_name_error, warn
 from backtestkit._fees import fee_function
-from backtestkit._objective import Objective, objective_for, quiet_runs, write_report
+from backtestkit._objective import (
+    NUMERIC_KEYS,
+    Objective,
+    objective_for,
+    quiet_runs,
+    study_info,
+    write_report,
+)
 from backtestkit._ohlcv import validate_ohlcv
-from backtestkit._stats import compute_stats, warmup_bars
-from backtestkit._strategy import IndicatorViews, Strategy
+from backtestkit._strategy import Strategy
 from backtestkit._typing import Commission
+
+if TYPE_CHECKING:  # pragma: no cover
+    from backtestkit.optimize import SearchMethod, Study
 
 
 def strategy_parameters(strategy: type[Strategy]) -> list[str]:
@@ -59,19 +65,20 @@ class Backtest:
         if not (isinstance(strategy, type) and issubclass(strategy, Strategy)):
             raise param_error("Backtest", "strategy", "a Strategy subclass (the class, not an instance)",
                               strategy, exc=TypeError)
-        self._cash = check_number("Backtest", "cash", cash, "a number > 0", lambda x: x > 0)
-        self._spread = check_number("Backtest", "spread", spread, "a number in [0, 0.1)",
-                                    lambda x: 0 <= x < 0.1)
-        self._fee, self._fixed_fee = fee_function(commission)
-        self._margin = check_number("Backtest", "margin", margin, "a number in (0, 1]", lambda x: 0 < x <= 1)
+        cash = check_number("Backtest", "cash", cash, "a number > 0", lambda x: x > 0)
+        spread = check_number("Backtest", "spread", spread, "a number in [0, 0.1)", lambda x: 0 <= x < 0.1)
+        fee, fixed_fee = fee_function(commission)
+        margin = check_number("Backtest", "margin", margin, "a number in (0, 1]", lambda x: 0 < x <= 1)
         flags = {"trade_on_close": trade_on_close, "hedging": hedging,
                  "exclusive_orders": exclusive_orders, "finalize_trades": finalize_trades}
         for name, value in flags.items():
             if not isinstance(value, (bool, np.bool_)):
                 raise param_error("Backtest", name, "True or False", value, exc=TypeError)
-        self._flags = {k: bool(v) for k, v in flags.items()}
         self._data = validate_ohlcv(data, owner="Backtest", name="data", stacklevel=3)
         self._strategy = strategy
+        self._engine = Engine(self._data, strategy, cash=cash, spread=spread, fee=fee, fixed_fee=fixed_fee,
+                              margin=margin, flags={k: bool(v) for k, v in flags.items()},
+                              commission=commission)
         self._results: pd.Series | None = None
 
     def __repr__(self) -> str:
@@ -84,17 +91,18 @@ class Backtest:
         and ``_trades`` at the end.
         """
         self._check_params(params)
-        broker, strategy, equity = self._simulate(params)
-        self._results = self._stats(broker, strategy, equity)
+        self._results = self._engine.stats(params)
         return self._results
 
     def optimize(self, *, maximize: str | Callable[[pd.Series], float] = "SQN",
-                 minimize: str | Callable[[pd.Series], float] | None = None, method: str = "grid",
-                 max_tries: int | float | None = None, constraint: Callable[[Any], bool] | None = None,
-                 return_heatmap: bool = False, return_optimization: bool = False,
+                 minimize: str | Callable[[pd.Series], float] | None = None,
+                 method: str | SearchMethod = "grid", max_tries: int | float | None = None,
+                 constraint: Callable[[Any], bool] | None = None, return_heatmap: bool = False,
+                 return_optimization: bool = False, return_study: bool = False,
                  random_state: int | np.random.Generator | None = None, n_jobs: int | None = None,
                  show_progress: bool | None = None, report: str | os.PathLike | None = None,
-                 estimator: str = "et", **params: Any) -> Any:
+                 estimator: str = "et", study: str | os.PathLike | None = None, study_name: str | None = None,
+                 **params: Any) -> Any:
         """Find the strategy parameters that maximise an objective; returns the best run's stats.
 
         Each keyword in ``params`` names a strategy parameter and gives its candidate values (a
@@ -105,40 +113,47 @@ class Backtest:
         ``method='grid'`` runs every admissible combination (or a random sample of ``max_tries``: a
         count, or a fraction of the grid); ``method='skopt'`` searches with a scikit-optimize
         surrogate model (``estimator``: ``'et'`` extra trees, ``'rf'``, ``'gbrt'`` or ``'gp'``) for
-        ``max_tries`` runs (default 200). Runs go in parallel over ``n_jobs`` workers via joblib (all
-        cores by default; ``joblib.parallel_config`` is honoured, e.g. a dask cluster). ``report``
-        names an HTML file for a self-contained report of the search (settings, heatmaps, the top
-        combinations' stats, the best run's chart). See doc/optimisation.md.
+        ``max_tries`` runs (default 200); a ``backtestkit.optimize.SearchMethod`` object is used as
+        given. Runs go in parallel over ``n_jobs`` workers via joblib (all cores by default;
+        ``joblib.parallel_config`` is honoured, e.g. a dask cluster). ``report`` names an HTML file
+        for a self-contained report of the search. ``study`` names a SQLite file that keeps every
+        trial as it finishes (``study_name`` within it, by default the strategy's name): the same
+        call run again resumes it, running only what is missing. See doc/optimisation.md.
 
         Returns the best run's stats, then the heatmap (a Series with a row per evaluated
         combination, in the objective's own values) if ``return_heatmap``, then scikit-optimize's
-        result if ``return_optimization``.
+        result if ``return_optimization``, then the :class:`~backtestkit.optimize.Study` (every
+        trial, its state and stats) if ``return_study``.
         """
         options = [name for name, p in inspect.signature(Backtest.optimize).parameters.items()
                    if p.kind is p.KEYWORD_ONLY]
         self._check_params(params, "Backtest.optimize", options=options)  # maximise=... is a typo
-        objective_name, score = objective_for(maximize, minimize)
+        _check_flags(return_heatmap=return_heatmap, return_optimization=return_optimization,
+                     return_study=return_study)
+        _check_no_clash(self._strategy, options)
+        objective_name, score, maximizing = objective_for(maximize, minimize)
         if report is not None:
             from backtestkit.plotting._output import check_page_path
 
             check_page_path("Backtest.optimize", "report", report)
         from backtestkit.optimize import run_search
 
-        settings = {"method": method, "max_tries": max_tries, "constraint": constraint,
-                    "random_state": random_state, "n_jobs": n_jobs}
-        started = time.perf_counter()
-        result = run_search(
-            Objective(self, score), params, known_params=strategy_parameters(self._strategy),
-            owner="Backtest.optimize", show_progress=show_progress, return_optimization=return_optimization,
-            objective_name=objective_name, estimator=estimator, **settings)
-        elapsed = time.perf_counter() - started
-        heatmap = result.heatmap if minimize is None else -result.heatmap  # in the objective's own values
-        if report is not None:
-            write_report(self, report, heatmap=heatmap, result=result, params=params, settings=settings,
-                         direction="maximised" if minimize is None else "minimised", elapsed=elapsed)
+        found = run_search(
+            Objective(self._engine, score), params, known_params=strategy_parameters(self._strategy),
+            owner="Backtest.optimize", method=method, max_tries=max_tries, constraint=constraint,
+            random_state=random_state, n_jobs=n_jobs, show_progress=show_progress,
+            return_optimization=return_optimization, objective_name=objective_name, estimator=estimator,
+            maximize=maximizing, metric_names=NUMERIC_KEYS, storage=study,
+            study_name=study_name or self._strategy.__name__, info=study_info(self, constraint, params))
+        if len(found) and np.isnan(found.best_value):
+            warn(f"Every one of the {len(found):,} runs scored NaN ({_states(found)}): there is no best "
+                 f"parameter set, and the stats returned are the first combination's.")
         with quiet_runs():  # as quiet as the runs it chose from
-            stats = self.run(**result.best_params)
-        extras = [heatmap] * return_heatmap + [result.optimize_result] * return_optimization
+            stats = self.run(**found.best_params)
+        if report is not None:
+            write_report(self, report, found, stats)
+        extras = ([found.heatmap()] * return_heatmap + [found.optimize_result] * return_optimization
+                  + [found] * return_study)
         return (stats, *extras) if extras else stats
 
     def plot(self, *, results: pd.Series | None = None, filename: str | None = None,
@@ -187,114 +202,23 @@ class Backtest:
             if name not in known:
                 raise unknown_name_error("parameter", name, known, owner, also=options)
 
-    def _simulate(self, params: dict[str, Any]) -> tuple[Broker, Strategy, np.ndarray]:
-        data = Data(self._data)
-        broker = Broker(ohlc=self._data, cash=self._cash, spread=self._spread, fee=self._fee,
-                        fixed_fee=self._fixed_fee, margin=self._margin,
-                        trade_on_close=self._flags["trade_on_close"], hedging=self._flags["hedging"],
-                        exclusive_orders=self._flags["exclusive_orders"])
-        strategy = self._strategy(broker, data, params)
-        strategy._run_init()
-        start = 1 + warmup_bars(strategy, len(self._data))
-        views = IndicatorViews(strategy)
-        try:
-            ruined_at = self._loop(broker, data, strategy.next, views, start)
-        finally:
-            data._n = len(self._data)
-            views.release()
-        if ruined_at is None and self._flags["finalize_trades"]:
-            broker.i = len(self._data) - 1
-            broker.close_all(broker.last_price)
-        elif ruined_at is None and broker.trades:
-            warn("Some trades remain open at the end of the backtest and are not in the stats. "
-                 "Use Backtest(..., finalize_trades=True) to close them at the last Close.")
-        return broker, strategy, broker.equity_curve(self._cash, end=ruined_at)
 
-    def _loop(self, broker: Broker, data: Data, next_: Callable[[], None], views: IndicatorViews,
-              start: int) -> int | None:
-        """The bar loop; returns the bar at which the account ran out of money, if it did."""
-        orders, close = broker.orders, broker._close
-        refreshed, refreshed_2d, state = views.refreshed, views.refreshed_2d, views.state
-        ruin_below, ruin_above = broker.ruin_band
-        i = start
-        try:
-            for i in range(start, len(close)):
-                n = i + 1
-                data._n = n
-                broker.i = i
-                for name, full in refreshed:  # every bar: the indicators the strategy has read, up to now
-                    state[name] = full[:n]
-                if refreshed_2d:
-                    views.refresh_2d(n)
-                if orders:
-                    broker.process_orders()
-                    ruin_below, ruin_above = broker.ruin_band
-                price = close[i]
-                if (price <= ruin_below or price >= ruin_above) and broker.is_ruined():
-                    broker.close_all(price)
-                    broker.cash = 0.0
-                    return i
-                next_()
-        except Exception as exc:
-            if hasattr(exc, "add_note"):
-                exc.add_note(f"(raised on bar {i}, {data._index_[i]})")
-            raise
-        return None
-
-    def _stats(self, broker: Broker, strategy: Strategy, equity: np.ndarray, *,
-               full: bool = True) -> pd.Series:
-        trades = trades_frame(broker.closed_trades, broker.index, strategy._indicators, full=full)
-        return compute_stats(trades, equity, self._data, strategy)
+def _check_flags(**flags: Any) -> None:
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise param_error("Backtest.optimize", name, "True or False", value, exc=TypeError)
 
 
-def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray], *,
-                 full: bool = True) -> pd.DataFrame:
-    """The ``_trades`` frame: one row per closed trade, then each indicator at entry and exit.
+def _check_no_clash(strategy: type[Strategy], options: Iterable[str]) -> None:
+    """A strategy parameter named like an optimize() option could never be searched: say so."""
+    clash = sorted(set(strategy_parameters(strategy)) & set(options))
+    if clash:
+        names = ", ".join(map(repr, clash))
+        raise ValueError(f"{strategy.__name__} has parameters named like options of Backtest.optimize "
+                         f"({names}), so they cannot be searched over. Rename them in the strategy, "
+                         f"e.g. {clash[0]}_ instead of {clash[0]}.")
 
-    ``full=False`` gives only the numeric columns the stats read (EntryBar, ExitBar, PnL, Commission,
-    ReturnPct, Duration): all an optimisation by a stats key needs, at a fraction of the cost.
-    P/L and return are computed from the columns with the formulas of ``Trade.pl`` and
-    ``Trade.pl_pct``, operation for operation, so they equal those properties exactly.
-    """
-    def field(name: str) -> list:  # a list per column, not a tuple per row: less work for the GC
-        return list(map(attrgetter(name), trades))
 
-    sizes = np.array(field("_size"))  # whole units: int, or float once a partial close made them so
-    size = sizes.astype(float)
-    entry_bars, exit_bars = (np.array(field(name), dtype=int) for name in ("_entry_bar", "_exit_bar"))
-    entry, exit_, fee = (np.array(field(name), dtype=float)
-                         for name in ("_entry_price", "_exit_price", "_fees"))
-    pnl = size * (exit_ - entry) - fee
-    return_pct = np.copysign(1.0, size) * (exit_ / entry - 1) - fee / (np.abs(size) * entry)
-    entry_times, exit_times = index[entry_bars], index[exit_bars]
-    try:
-        durations = exit_times - entry_times
-    except TypeError:  # labels that do not subtract (names): durations in bars
-        durations = pd.Index(exit_bars - entry_bars)
-    if not full:
-        return pd.DataFrame({"EntryBar": entry_bars, "ExitBar": exit_bars, "PnL": pnl, "Commission": fee,
-                             "ReturnPct": return_pct, "Duration": durations})
-    columns: dict[str, Any] = {
-        "Size": sizes if trades else [],  # empty: the dtype pandas gives an empty list
-        "EntryBar": entry_bars,
-        "ExitBar": exit_bars,
-        "EntryPrice": entry,
-        "ExitPrice": exit_,
-        "SL": field("_sl_value"),
-        "TP": field("_tp_value"),
-        "PnL": pnl,
-        "Commission": fee,
-        "ReturnPct": return_pct,
-        "EntryTime": entry_times,
-        "ExitTime": exit_times,
-        "Duration": durations,
-        "Tag": field("_tag"),
-    }
-    for array in indicators if trades else ():
-        name, values = array.name, np.asarray(array)
-        rows = ([(f"{name}", values)] if values.ndim == 1
-                else [(f"{name}_{j}", row) for j, row in enumerate(values)])
-        for label, row in rows:
-            columns[f"Entry_{label}"] = row[entry_bars]
-            columns[f"Exit_{label}"] = row[exit_bars]
-    return pd.DataFrame(columns)
+def _states(study: Study) -> str:
+    counts = study.trials_dataframe()["state"].value_counts()
+    return ", ".join(f"{count:,} {state.replace('_', ' ')}" for state, count in counts.items() if count)

@@ -1,15 +1,17 @@
 """What Backtest.optimize hands the search methods, and what it makes of their result.
 
-The search methods (``backtestkit.optimize``) see only ``objective(params) -> float``: here that is
-one backtest, its stats, and the user's objective. The report assembles finished frames for the
-plotting package.
+The search methods (``backtestkit.optimize``) see only ``objective(params) -> Outcome``: here that is
+one run of the engine, its stats, and the user's objective. The report is written from the study's
+trials, for the plotting package.
 """
 
 from __future__ import annotations
 
 import ast
-import copy
 import inspect
+import math
+import numbers
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,15 +20,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from backtestkit._engine import Engine
 from backtestkit._errors import param_error, unknown_name_error
 from backtestkit._stats import STATS_KEYS
+from backtestkit.optimize import Outcome, Study
 
 if TYPE_CHECKING:  # pragma: no cover
     from backtestkit._backtest import Backtest
 
 Score = Callable[[pd.Series], float]
-REPORT_COLUMNS = ("Return [%]", "Sharpe Ratio", "Max. Drawdown [%]", "# Trades", "Win Rate [%]", "SQN")
-REPORT_ROWS = 20
 # Keys an objective can rank by: numbers, not the dates and durations.
 NUMERIC_KEYS = [k for k in STATS_KEYS if not k.startswith("_") and k not in (
     "Start", "End", "Duration", "Max. Drawdown Duration", "Avg. Drawdown Duration", "Max. Trade Duration",
@@ -41,23 +43,35 @@ def quiet_runs() -> Iterator[None]:
         yield
 
 
-def objective_for(maximize: Any, minimize: Any) -> tuple[str, Score]:
-    """The objective's name and a picklable ``stats -> float`` where higher is better."""
+def objective_for(maximize: Any, minimize: Any) -> tuple[str, Score, bool]:
+    """The objective's name, a picklable ``stats -> float`` and whether higher is better."""
     if minimize is not None:
         if maximize != "SQN":
             raise ValueError("Backtest.optimize takes 'maximize' or 'minimize', not both.")
-        name, score = objective_for(minimize, None)
-        return name, _Negated(score)
+        name, score, _ = objective_for(minimize, None)
+        return name, score, False
     if callable(maximize):
         name = getattr(maximize, "__name__", "<lambda>")
-        return ("objective" if name == "<lambda>" else name), maximize
+        return ("objective" if name == "<lambda>" else name), maximize, True
     if not isinstance(maximize, str):
         raise param_error("Backtest.optimize", "maximize", "a stats key or a callable stats -> float",
                           maximize, exc=TypeError)
     if maximize not in NUMERIC_KEYS:
-        raise unknown_name_error("numeric stats key", maximize, NUMERIC_KEYS,
-                                 "Backtest.optimize(maximize=...)")
-    return maximize, _StatsKey(maximize)
+        raise _not_numeric(maximize)
+    return maximize, _StatsKey(maximize), True
+
+
+def _not_numeric(key: str) -> ValueError:
+    """The error for an objective that is not a numeric stats key, with the likeliest fix."""
+    owner = "Backtest.optimize(maximize=...)"
+    if key in STATS_KEYS:
+        return ValueError(f"The stats key {key!r} is not a number, so {owner} cannot rank by it. "
+                          f"Rank by a numeric key such as 'Return [%]' or 'SQN', or pass a function "
+                          f"stats -> float.")
+    same_case = [known for known in NUMERIC_KEYS if known.lower() == str(key).lower()]
+    if same_case:
+        return ValueError(f"Unknown numeric stats key {key!r} for {owner}. Did you mean {same_case[0]!r}?")
+    return unknown_name_error("numeric stats key", key, NUMERIC_KEYS, owner)  # type: ignore[return-value]
 
 
 class _StatsKey:
@@ -68,42 +82,42 @@ class _StatsKey:
     def __init__(self, key: str) -> None:
         self.key = key
 
-    def __call__(self, stats: pd.Series) -> float:
-        return float(stats.get(self.key, np.nan))
-
-
-class _Negated:
-    """Objective for minimisation: the negated score."""
-
-    def __init__(self, score: Score) -> None:
-        self.score = score
-        self.needs_frames = getattr(score, "needs_frames", True)
-
-    def __call__(self, stats: pd.Series) -> float:
-        return -float(self.score(stats))
+    def __call__(self, stats: pd.Series) -> Any:
+        return stats.get(self.key, np.nan)
 
 
 class Objective:
-    """``params -> score`` for the search methods: one backtest, its stats, the user's objective.
+    """``params -> Outcome`` for the search methods: one run, its stats and the user's objective.
 
-    Pickled once per batch of combinations, with the data inside.
+    Pickled once per batch of combinations, with the data inside (the engine).
     """
 
-    def __init__(self, backtest: Backtest, score: Score) -> None:
-        self.backtest = copy.copy(backtest)
-        self.backtest._results = None  # workers need the set-up, not the last run's results
-        self.score = score
+    def __init__(self, engine: Engine, score: Score) -> None:
+        self.engine, self.score = engine, score
         self.full_stats = getattr(score, "needs_frames", True)  # a user's callable sees everything
 
-    def __call__(self, params: dict[str, Any]) -> float:
-        """The score of one combination; NaN (ranked last) when it made no trade, as in backtesting.py."""
+    def __call__(self, params: dict[str, Any]) -> Outcome:
+        """The outcome of one combination: 'no_trades' (value NaN, ranked last, as in backtesting.py)
+        when it made no trade, else 'ok' with the objective's value."""
+        started = time.perf_counter()
         with quiet_runs():
-            broker, strategy, equity = self.backtest._simulate(params)
-        stats = self.backtest._stats(broker, strategy, equity, full=self.full_stats)
+            stats = self.engine.stats(params, full=self.full_stats)
+        metrics = metric_values(stats)
         if not stats["# Trades"]:
-            return np.nan
+            return Outcome("no_trades", math.nan, metrics, time.perf_counter() - started)
         value = self.score(stats)
-        return float(value) if value is not None else np.nan
+        if isinstance(value, np.generic):
+            value = value.item()
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise TypeError(f"The objective must return a real number (or NaN). "
+                            f"Got {value!r} of type {type(value).__name__} instead.")
+        return Outcome("ok", float(value), metrics, time.perf_counter() - started)
+
+
+def metric_values(stats: pd.Series) -> np.ndarray:
+    """The numeric stats keys of a run, as floats in :data:`NUMERIC_KEYS` order (NaN where absent)."""
+    values = dict(zip(stats.index, stats.array, strict=True))
+    return np.array([values.get(key, math.nan) for key in NUMERIC_KEYS], dtype=float)
 
 
 def _shown(values: Any, limit: int = 13) -> Any:
@@ -170,30 +184,24 @@ def _expression_at(text: str) -> str | None:
     return None
 
 
-def write_report(backtest: Backtest, path: Any, *, heatmap: pd.Series, result: Any, direction: str,
-                 settings: Mapping[str, Any], params: Mapping[str, Any], elapsed: float) -> None:
-    """Re-run the best combinations for their key stats and write the optimisation report."""
+def study_info(backtest: Backtest, constraint: Callable | None, params: Mapping[str, Any]) -> dict[str, Any]:
+    """What a study records of the backtest it searched: strategy, data, settings, constraint, space."""
+    engine, data = backtest._engine, backtest._data
+    return {
+        "strategy": backtest._strategy.__qualname__,
+        "strategy_source": engine.strategy_hash(),
+        "data": {"fingerprint": engine.fingerprint(), "bars": len(data), "first": _when(data.index[0]),
+                 "last": _when(data.index[-1])},
+        "settings": engine.settings(),
+        "constraint": _source(constraint),
+        "candidates": {name: _shown(values) for name, values in params.items()},
+    }
+
+
+def write_report(backtest: Backtest, path: Any, study: Study, best_run: pd.Series) -> None:
+    """Write the optimisation report of ``study``; ``best_run`` (already run) gives its trades and chart."""
     from backtestkit.plotting._chart import backtest_layout
-    from backtestkit.plotting._report import write_report as write_page
 
-    best = heatmap.dropna().sort_values(ascending=direction == "minimised", kind="stable").head(REPORT_ROWS)
-    rows, runs = [], []
-    with quiet_runs():
-        for combination, value in best.items():
-            combination = dict(zip(best.index.names, combination, strict=True))
-            runs.append(backtest.run(**combination))
-            rows.append({**combination, **{k: runs[-1][k] for k in REPORT_COLUMNS}, heatmap.name: value})
-        # the top row is the best run (ties in index order, as the search picks); all NaN: no rows
-        best_run = runs[0] if runs else backtest.run(**result.best_params)
-    data = backtest._data
-    first, last = (_when(data.index[i]) for i in (0, -1))
-    title = f"{backtest._strategy.__name__} on {len(data):,} bars, {first} to {last}"
-    write_page(
-        path, title=title,
-        objective=f"{heatmap.name} ({direction})",
-        settings={**settings, "constraint": _source(settings.get("constraint")),
-                  **{name: _shown(values) for name, values in params.items()}},
-        n_admissible=result.n_admissible, n_evaluated=result.n_evaluated, elapsed=elapsed,
-        heatmap=heatmap, top=pd.DataFrame(rows),
-        best_chart=backtest_layout(ohlc=data, stats=best_run, indicators=backtest._plot_indicators(best_run)))
-
+    indicators = backtest._plot_indicators(best_run)
+    chart = backtest_layout(ohlc=backtest._data, stats=best_run, indicators=indicators)
+    study.write_report(path, best_run=best_run, chart=chart)

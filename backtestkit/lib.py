@@ -292,15 +292,7 @@ class FractionalBacktest(Backtest):
         scaled[["Open", "High", "Low", "Close"]] *= fractional_unit
         scaled["Volume"] /= fractional_unit
         super().__init__(scaled, *args, **kwargs)
-        self._unit = float(fractional_unit)
-
-    def run(self, **params: Any) -> pd.Series:
-        stats = super().run(**params)
-        trades = stats["_trades"]
-        trades["Size"] *= self._unit
-        for column in ("EntryPrice", "ExitPrice", "SL", "TP"):
-            trades[column] = pd.to_numeric(trades[column]) / self._unit
-        return stats
+        self._engine.unit = float(fractional_unit)
 
 
 class MultiBacktest:
@@ -318,10 +310,22 @@ class MultiBacktest:
         return pd.DataFrame({i: s[[k for k in s.index if not k.startswith("_")]]
                              for i, s in enumerate(columns)})
 
-    def optimize(self, **kwargs: Any) -> pd.DataFrame:
-        """``Backtest.optimize(**kwargs)``'s heatmap for every data set, one column per data set."""
+    def optimize(self, **kwargs: Any) -> Any:
+        """``Backtest.optimize(**kwargs)``'s heatmap for every data set, one column per data set.
+
+        With ``study='runs.db'`` each data set's study is saved as ``'<study_name>[i]'`` (by default
+        the strategy's name); with ``return_study=True`` the list of studies comes second.
+        """
         kwargs = {**kwargs, "return_heatmap": True}
-        return pd.DataFrame({i: bt.optimize(**kwargs)[1] for i, bt in enumerate(self._backtests)})
+        return_study = kwargs.pop("return_study", False)
+        name = kwargs.pop("study_name", None) or self._backtests[0]._strategy.__name__
+        heatmaps, studies = {}, []
+        for i, bt in enumerate(self._backtests):
+            *_, heatmap, study = bt.optimize(**kwargs, return_study=True, study_name=f"{name}[{i}]")
+            heatmaps[i] = heatmap
+            studies.append(study)
+        frame = pd.DataFrame(heatmaps)
+        return (frame, studies) if return_study else frame
 
 
 def __getattr__(name: str) -> Any:

@@ -231,30 +231,31 @@ class Clock:
 
 
 def timed_backtest(library: Library) -> type:
-    """Our Backtest, timing the two calls the optimiser's objective makes for every combination.
+    """Our Backtest, timing the one call the optimiser's objective makes for every combination.
 
-    Per combination the objective simulates (``_simulate``) and computes the stats (``_stats``);
-    the rest of it is a warnings context and a dict look-up, left in the overhead (so the overhead
-    is if anything overstated). ``optimize`` copies the Backtest for its objective; the copy shares
-    ``clock``. The final re-run of the best combination is a backtest too, and is timed likewise.
+    Per combination the objective runs the engine (``Engine.stats``: the simulation and the stats);
+    the rest of it (a warnings context, the metrics as an array, the objective) is left in the
+    overhead, so the overhead is if anything overstated. The Backtest's engine travels to the
+    workers; its copies share ``clock``. The final re-run of the best combination is timed likewise.
     """
+    from backtestkit._engine import Engine
 
-    class TimedBacktest(library.package.Backtest):
+    class TimedEngine(Engine):
         clock = Clock()
 
-        def _simulate(self, params: dict[str, Any]) -> Any:
+        def stats(self, params: dict[str, Any], **kwargs: Any) -> Any:
             start = time.perf_counter()
             try:
-                return super()._simulate(params)
+                return super().stats(params, **kwargs)
             finally:
                 self.clock.seconds += time.perf_counter() - start
 
-        def _stats(self, *args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return super()._stats(*args, **kwargs)
-            finally:
-                self.clock.seconds += time.perf_counter() - start
+    class TimedBacktest(library.package.Backtest):
+        clock = TimedEngine.clock
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._engine.__class__ = TimedEngine
 
     return TimedBacktest
 
@@ -399,8 +400,8 @@ def skopt_overhead(library: Library, sizes: Sizes, searches: list[Search], heatm
     cross_check = same_points_grid_ms(backtest, sizes, searches[0])
     default = skopt_default_ms(sizes, heatmap, sizes.default_evals)
     print(f"3. skopt overhead: time outside the backtests per evaluation, max_tries={sizes.tries}, n_jobs=1")
-    print("   method: each run's wall time minus the time its backtests took (Backtest._simulate and "
-          "._stats, timed in a subclass), per evaluation")
+    print("   method: each run's wall time minus the time its backtests took (Engine.stats, timed in a "
+          "subclass), per evaluation")
     print(f"   ours: median {ours:.1f} ms/evaluation over {len(searches)} runs "
           f"({', '.join(f'{s.overhead_ms:.1f}' for s in searches)})")
     print(f"   cross-check, seed 0: its wall time minus a grid's over the same {searches[0].n_evaluated} "

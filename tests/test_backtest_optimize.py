@@ -96,7 +96,15 @@ def test_minimize_and_its_lambda_spelling_agree():
         (dict(maximize="Sharp Ratio"), ValueError,
          r"Unknown numeric stats key 'Sharp Ratio' for Backtest.optimize\(maximize=...\). Known: .* "
          r"Did you mean 'Sharpe Ratio'\?"),
-        (dict(maximize="Duration"), ValueError, r"Unknown numeric stats key 'Duration'"),
+        (dict(maximize="Duration"), ValueError,
+         r"^The stats key 'Duration' is not a number, so Backtest.optimize\(maximize=...\) cannot rank by "
+         r"it. Rank by a numeric key such as 'Return \[%\]' or 'SQN', or pass a function stats -> float.$"),
+        (dict(maximize="sqn"), ValueError,
+         r"^Unknown numeric stats key 'sqn' for Backtest.optimize\(maximize=...\). Did you mean 'SQN'\?$"),
+        (dict(return_heatmap=2), TypeError,
+         r"^The 'return_heatmap' parameter of Backtest.optimize must be True or False. Got 2 instead.$"),
+        (dict(return_heatmap="yes"), TypeError, r"'return_heatmap' parameter .* Got 'yes' instead.$"),
+        (dict(return_study=0.5), TypeError, r"'return_study' parameter .* Got 0.5 instead.$"),
         (dict(maximize=3), TypeError,
          r"The 'maximize' parameter of Backtest.optimize must be a stats key or a callable"),
         (dict(maximize="Sharpe Ratio", minimize="SQN", n1=[1]), ValueError,

@@ -175,7 +175,7 @@ def test_heatmap_from_run_search(tmp_path):
         show_progress=False,
         objective_name="SQN",
     )
-    layout = plot_heatmaps(result.heatmap, filename=tmp_path / "hm.html", open_browser=False)
+    layout = plot_heatmaps(result.heatmap(), filename=tmp_path / "hm.html", open_browser=False)
     assert len(sources(layout)) == 1  # 'kind' has one value: one pair left, (n1, n2)
 
 

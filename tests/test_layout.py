@@ -34,15 +34,18 @@ LAYERS = [
     {"_orders"},
     {"_broker"},
     {"_strategy"},
-    {"_stats"},
-    {"optimize", "plotting"},
+    {"_stats", "_trades"},
+    {"_engine"},
+    {"plotting"},
+    {"optimize"},
     {"_objective"},
     {"_backtest"},
     {"lib"},
-    {"__init__"},  # the front door re-exports from anywhere below it
+    {"cli"},
+    {"__main__", "__init__"},  # the front door re-exports from anywhere below it
 ]
 RANK = {name: rank for rank, layer in enumerate(LAYERS) for name in layer}
-ENGINE_ONLY = {"_backtest", "_broker"}  # search methods and plots never see the engine
+ENGINE_ONLY = {"_backtest", "_broker", "_engine"}  # search methods and plots never see the engine
 HEAVY = ("bokeh", "skopt", "joblib", "tqdm")
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import pickle
 import sys
+import threading
+import time
 import traceback
 import warnings
 from collections import deque
@@ -18,10 +21,13 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any, TypeVar
 
-from backtestkit.optimize._space import combination_error
+from backtestkit.optimize._space import combination_error, describe_combination
+from backtestkit.optimize._trial import Outcome
 
 Key = TypeVar("Key")
-Objective = Callable[[dict[str, Any]], float]
+#: Batches sent to the workers and not yet back: their keys and parameters, in dispatch order.
+Sent = deque[tuple[list[Any], list[dict[str, Any]]]]
+Objective = Callable[[dict[str, Any]], Any]
 
 #: A batch holds at most this many combinations, so the progress bar stays live on long runs.
 MAX_BATCH = 100
@@ -35,35 +41,73 @@ class RemoteTraceback(Exception):
 
 
 class _Failure:
-    """What a worker sends back when the objective raised: the combination, the error, its traceback."""
+    """A worker's report that the objective raised: the combination, the error, its traceback."""
 
-    def __init__(self, params: dict[str, Any], exc: Exception, trace: str) -> None:
+    def __init__(self, params: dict[str, Any], exc: BaseException, trace: str) -> None:
         self.params, self.exc, self.trace = params, exc, trace
 
     def __reduce__(self) -> tuple[Any, ...]:
         try:
             pickle.dumps(self.exc)
-            exc: Exception = self.exc
+            exc: BaseException = self.exc
         except Exception:  # an exception that cannot travel back is replaced by its text
             exc = RuntimeError(f"{type(self.exc).__name__}: {self.exc}")
         return (_Failure, (self.params, exc, self.trace))
 
 
-def _as_float(value: Any) -> float:
-    if isinstance(value, numbers.Real):
-        return float(value)
-    raise TypeError(f"The objective must return a number. Got {value!r} of type {type(value).__name__}.")
+class WorkerLostError(RuntimeError):
+    """A worker process died (killed, or out of memory) while it ran a batch of combinations."""
 
 
-def evaluate_batch(objective: Objective, batch: list[dict[str, Any]]) -> list[float] | _Failure:
-    """Run the objective on each combination of a batch (this is what a worker executes)."""
-    values = []
+def _outcome(value: Any, duration: float) -> Outcome:
+    """What the objective returned, as an outcome: an Outcome as it is, a real number as state 'ok'."""
+    if isinstance(value, Outcome):
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return Outcome("ok", float(value), None, duration)
+    raise TypeError(f"The objective must return a number (or NaN). "
+                    f"Got {value!r} of type {type(value).__name__} instead.")
+
+
+def evaluate_batch(objective: Objective, batch: list[dict[str, Any]],
+                   driver_pid: int | None = None) -> tuple[list[Outcome], _Failure | None]:
+    """Run the objective on each combination of a batch (this is what a worker executes).
+
+    Stops at the first combination that raises: its outcome is 'failed', and the failure goes back.
+    Ctrl-C in this process stops it too, and the outcomes finished before it go back.
+    """
+    if driver_pid is not None:
+        _exit_with(driver_pid)
+    outcomes: list[Outcome] = []
     for params in batch:
+        started = time.perf_counter()
         try:
-            values.append(_as_float(objective(params)))
+            outcomes.append(_outcome(objective(params), time.perf_counter() - started))
         except Exception as exc:
-            return _Failure(params, exc, traceback.format_exc())
-    return values
+            text = f"{type(exc).__name__}: {exc}"
+            outcomes.append(Outcome("failed", math.nan, None, time.perf_counter() - started, text))
+            return outcomes, _Failure(params, exc, traceback.format_exc())
+        except KeyboardInterrupt as interrupt:
+            return outcomes, _Failure(params, interrupt, "")
+    return outcomes, None
+
+
+_watching: list[int] = []
+
+
+def _exit_with(driver_pid: int) -> None:
+    """In a worker process the driver started, exit as soon as the driver is gone (killed, crashed),
+    instead of living on until the pool's idle timeout."""
+    if _watching or os.getpid() == driver_pid or os.getppid() != driver_pid:
+        return  # already watching, in the driver itself, or not its child (e.g. a dask worker)
+    _watching.append(driver_pid)
+
+    def watch() -> None:
+        while os.getppid() == driver_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="backtestkit-parent-watch", daemon=True).start()
 
 
 def is_interactive() -> bool:
@@ -77,18 +121,19 @@ def is_interactive() -> bool:
 class Runner:
     """Evaluates combinations with one objective, in batches, in parallel, under one progress bar.
 
-    Use as a context manager; ``map`` may be called several times (once per round of a search).
+    Use as a context manager; ``map_batches`` may be called several times (once per round of a search).
     With ``n_jobs=1`` everything runs in this process, without joblib.
     """
 
     def __init__(
-        self, objective: Objective, *, n_jobs: int, show_progress: bool, owner: str, total: int
+        self, objective: Objective, *, n_jobs: int, show_progress: bool, owner: str, total: int | None = None
     ) -> None:
         from tqdm.std import tqdm
 
         self._objective, self._owner = objective, owner
         self._bar = tqdm(
-            total=total, desc=owner, unit="run", file=sys.stderr, disable=not show_progress, leave=False
+            total=total, desc=owner, unit="run", file=sys.stderr, disable=not show_progress, leave=False,
+            delay=1.0,  # the first batch waits for the workers to start: no bar at 0% with a wild ETA
         )
         self._parallel: Any = None
         if n_jobs != 1:
@@ -109,60 +154,78 @@ class Runner:
         if self._parallel is not None:
             self._parallel.__exit__(*exc_info)
 
-    def map(
+    def map_batches(
         self, items: Iterable[tuple[Key, dict[str, Any]]], n_items: int, batches_per_worker: int
-    ) -> list[tuple[Key, float]]:
-        """Evaluate ``(key, params)`` items (consumed lazily) and return ``(key, value)`` in their order.
+    ) -> Iterator[tuple[list[Key], list[dict[str, Any]], list[Outcome], _Failure | None]]:
+        """Evaluate ``(key, params)`` items (consumed lazily), batch by batch as results arrive:
+        ``(keys, params, outcomes, failure)``; a batch stops at its first failure.
 
         ``n_items`` (an upper bound on how many items come) sets the batch size, aiming at
         ``batches_per_worker`` batches per worker and at most ``MAX_BATCH`` combinations a batch.
 
         Raises:
-            The objective's exception type (or RuntimeError), naming the combination that failed.
+            WorkerLostError: a worker process died; the message names the combinations in flight.
         """
-        results: list[tuple[Key, float]] = []
-        for keys, values in self.map_batches(items, n_items, batches_per_worker):
-            results.extend(zip(keys, values, strict=True))
-        return results
-
-    def map_batches(
-        self, items: Iterable[tuple[Key, dict[str, Any]]], n_items: int, batches_per_worker: int
-    ) -> Iterator[tuple[list[Key], list[float]]]:
-        """Like :meth:`map`, but batch by batch as results arrive: ``(keys, values)`` pairs, so a
-        large grid can store its results compactly instead of as a tuple per combination."""
         size = max(1, min(MAX_BATCH, math.ceil(n_items / (batches_per_worker * self.n_workers))))
-        keys: deque[list[Key]] = deque()
-        outcomes = self._dispatch(_batches(items, size, keys))
+        sent: Sent = deque()
+        outcomes = self._dispatch(_batches(items, size, sent))
         try:
-            for outcome in outcomes:
-                if isinstance(outcome, _Failure):
-                    self._raise(outcome)
-                yield keys.popleft(), outcome
-                self._bar.update(len(outcome))
+            for batch_outcomes, failure in _guard(outcomes, sent):
+                keys, params = sent.popleft()
+                yield keys, params, batch_outcomes, failure
+                self._bar.update(len(batch_outcomes))
         finally:
             with warnings.catch_warnings():  # joblib warns of work cut short: here that is the point
                 warnings.filterwarnings("ignore", "(?s).*tasks have been successfully executed", UserWarning)
                 getattr(outcomes, "close", lambda: None)()  # stops joblib's dispatching on error or Ctrl-C
 
-    def _dispatch(self, batches: Iterator[list[dict[str, Any]]]) -> Iterator[list[float] | _Failure]:
+    def expect(self, total: int) -> None:
+        """Set how many combinations the progress bar counts to."""
+        self._bar.total = total
+        self._bar.refresh()
+
+    def advance(self, n: int) -> None:
+        """Count ``n`` combinations answered without running them (a resumed study's trials)."""
+        self._bar.update(n)
+
+    def _dispatch(self, batches: Iterator[list[dict[str, Any]]]) -> Iterator[Any]:
         if self._parallel is None:
             return (evaluate_batch(self._objective, batch) for batch in batches)
         from joblib import delayed
 
-        return self._parallel(delayed(evaluate_batch)(self._objective, batch) for batch in batches)
+        pid = os.getpid()
+        return self._parallel(delayed(evaluate_batch)(self._objective, batch, pid) for batch in batches)
 
-    def _raise(self, failure: _Failure) -> None:
+    def error(self, failure: _Failure) -> Exception:
+        """The exception to raise for a failed combination, naming it (and the worker's traceback)."""
         exc = failure.exc
         if exc.__traceback__ is None:  # it came from another process: show where it happened there
             exc.__cause__ = RemoteTraceback(failure.trace)
-        raise combination_error(exc, failure.params, f"The objective of {self._owner}") from exc
+        new = combination_error(exc, failure.params, f"The objective of {self._owner}")
+        new.__cause__ = exc
+        return new
+
+
+def _guard(outcomes: Iterator[Any], sent: Sent) -> Iterator[Any]:
+    """The outcomes, with a dead worker reported as a :class:`WorkerLostError` naming what was in flight."""
+    try:
+        yield from outcomes
+    except Exception as exc:
+        if type(exc).__name__ != "TerminatedWorkerError":
+            raise
+        lost = [describe_combination(p) for _, params in sent for p in params]
+        shown = "; ".join(lost[:10]) + (f"; ... ({len(lost)} in all)" if len(lost) > 10 else "")
+        raise WorkerLostError(
+            f"A worker process died (killed, or out of memory) while running one of these combinations: "
+            f"{shown}. Every trial that finished before is kept.") from exc
 
 
 def _batches(
-    items: Iterable[tuple[Key, dict[str, Any]]], size: int, keys: deque[list[Key]]
+    items: Iterable[tuple[Key, dict[str, Any]]], size: int, sent: Sent
 ) -> Iterator[list[dict[str, Any]]]:
-    """Chunks of ``size`` combinations; each chunk's keys are queued in dispatch order."""
+    """Chunks of ``size`` combinations; each chunk's keys and parameters are queued in dispatch order."""
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
-        keys.append([key for key, _ in chunk])
-        yield [params for _, params in chunk]
+        params = [p for _, p in chunk]
+        sent.append(([key for key, _ in chunk], params))
+        yield params

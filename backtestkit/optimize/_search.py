@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Collection, Mapping
+import os
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from backtestkit._errors import did_you_mean, param_error
-from backtestkit.optimize._grid import GridSelection
-from backtestkit.optimize._result import SearchResult, build_result, grid_result
+from backtestkit.optimize._driver import drive
+from backtestkit.optimize._grid import Grid, GridSelection
+from backtestkit.optimize._method import Context, SearchMethod
 from backtestkit.optimize._runner import Runner, is_interactive
-from backtestkit.optimize._skopt import ESTIMATORS, skopt_search
+from backtestkit.optimize._skopt import ESTIMATORS, Skopt
 from backtestkit.optimize._space import ParamSpace, build_space
+from backtestkit.optimize._study import open_study
+from backtestkit.optimize._trial import Study
 
 METHODS = ("grid", "skopt")
 #: Evaluations of method='skopt' when ``max_tries`` is not given.
@@ -23,151 +27,133 @@ GRID_BATCHES_PER_WORKER = 16
 
 
 def run_search(
-    objective: Callable[[dict[str, Any]], float],
+    objective: Callable[[dict[str, Any]], Any],
     params: Mapping[str, Any],
     *,
     known_params: Collection[str],
     owner: str = "Backtest.optimize",
-    method: str = "grid",
+    method: str | SearchMethod = "grid",
     max_tries: int | float | None = None,
     constraint: Callable[[Any], bool] | None = None,
     random_state: int | np.random.Generator | None = None,
     n_jobs: int | None = None,
     show_progress: bool | None = None,
     return_optimization: bool = False,
-    objective_name: str | None = "objective",
+    objective_name: str = "objective",
     estimator: str = "et",
-) -> SearchResult:
-    """Search the parameter space for the combination that maximises ``objective``.
+    maximize: bool = True,
+    metric_names: Sequence[str] = (),
+    storage: str | os.PathLike[str] | None = None,
+    study_name: str | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> Study:
+    """Search the parameter space for the best value of ``objective``; returns the :class:`Study`.
 
     Every option is checked before the objective runs once.
 
     Args:
-        objective: ``objective(params) -> float``, higher is better, NaN ranks last. It must pickle
-            (it is sent to worker processes, once per batch of combinations).
+        objective: ``objective(params)`` returns a real number (or NaN, ranked last), or an
+            :class:`Outcome`. It must pickle (it is sent to worker processes, once per batch).
         params: parameter name -> candidates: a range, list, tuple, set (sorted), numpy array or
             pandas Index; a scalar or a string is one fixed value; with method='skopt', also a
             scikit-optimize ``Dimension`` such as ``Real(1e-3, 1, prior='log-uniform')``.
         known_params: the names ``params`` may use.
         owner: who is asking, for error messages and the progress bar.
-        method: 'grid' (every admissible combination, or a random sample of ``max_tries``) or
-            'skopt' (scikit-optimize's surrogate-model search).
+        method: 'grid' (every admissible combination, or a random sample of ``max_tries``), 'skopt'
+            (scikit-optimize's surrogate-model search), or a :class:`SearchMethod` object.
         max_tries: an int >= 1 (that many evaluations) or a float in (0, 1] (that fraction of the
             admissible grid). Default: the whole grid for 'grid', 200 for 'skopt'.
         constraint: ``constraint(p) -> bool`` on one combination, read as ``p.n1`` or ``p['n1']``;
             failing combinations are never evaluated.
         random_state: seed or numpy Generator (one number is drawn from it) for sampling and skopt.
         n_jobs: parallel workers; None means all cores (-1); 1 runs in this process.
-        show_progress: a progress bar on stderr; None shows it in a terminal or a Jupyter kernel.
-        return_optimization: also return skopt's ``OptimizeResult`` (method='skopt' only).
-        objective_name: the name of the heatmap Series.
+        show_progress: a progress bar on stderr, and a one-line summary when done; None shows them in
+            a terminal or a Jupyter kernel.
+        return_optimization: keep skopt's ``OptimizeResult`` in ``study.optimize_result``.
+        objective_name: the objective's name (the heatmap Series' name).
         estimator: skopt's surrogate model: 'et' (extra trees), 'gp', 'rf' or 'gbrt'.
+        maximize: whether higher values of the objective are better.
+        metric_names: the stats keys of each :class:`Outcome`'s metrics.
+        storage: a SQLite file to save the study in as it runs; running the same search again with the
+            same file resumes it.
+        study_name: the study's name in ``storage`` (default: the objective's name).
+        info: what the caller knows of the search (strategy, data, settings), recorded in the study
+            and compared when a stored study resumes.
 
     Returns:
-        A :class:`SearchResult`.
+        The :class:`Study` of every evaluated combination.
 
     Raises:
         TypeError: an argument of the wrong type (e.g. a constraint that is not callable).
-        ValueError: a bad argument, an unknown parameter name, or no admissible combination.
+        ValueError: a bad argument, an unknown parameter name, or no admissible combination;
+            a stored study that differs from this search (StoreError).
         The objective's exception type (or RuntimeError): the objective raised; the message names
-            the combination.
+            the combination and says which trials are kept.
+        SearchInterrupted: Ctrl-C; the finished trials are in its ``.study`` (and saved).
 
-    >>> result = run_search(lambda p: -(p['x'] - 3) ** 2, {'x': range(6)}, known_params=['x'], n_jobs=1)
-    >>> result.best_params, result.best_value, result.n_evaluated
+    >>> study = run_search(lambda p: -(p['x'] - 3) ** 2, {'x': range(6)}, known_params=['x'], n_jobs=1)
+    >>> study.best_params, study.best_value, study.n_evaluated
     ({'x': 3}, 0.0, 6)
     """
     if not callable(objective):
         raise param_error(owner, "objective", "callable", objective, exc=TypeError)
     space = build_space(params, known_params, owner)
     max_tries = _check_max_tries(owner, max_tries)
-    _check_options(space, owner, method, max_tries, constraint, return_optimization, estimator)
+    search = _method(owner, method, space, max_tries, constraint, return_optimization, estimator)
     _check_runner_options(owner, n_jobs, show_progress)
-    options = {
-        "n_jobs": -1 if n_jobs is None else n_jobs,
-        "show_progress": is_interactive() if show_progress is None else show_progress,
-        "owner": owner,
-    }
-    sampler_seed, skopt_seed = _seeds(owner, random_state)
-    rng = np.random.default_rng(sampler_seed)
-    if method == "skopt":
-        if isinstance(max_tries, float):  # a fraction of the admissible grid, counted as for 'grid'
-            max_tries = GridSelection(space, constraint, max_tries, rng, owner).total
-        return _run_skopt(
-            objective,
-            space,
-            options,
-            constraint,
-            max_tries or SKOPT_DEFAULT_TRIES,
-            skopt_seed,
-            estimator.lower(),
-            return_optimization,
-            objective_name,
-        )
-    grid = GridSelection(space, constraint, max_tries, rng, owner)
-    # what each result is, compactly: a candidate position per parameter, in the smallest integer type
-    positions = np.min_scalar_type(max(len(candidates) for candidates in space.candidates))
-    codes = np.empty((grid.total, len(space.names)), dtype=positions)
-    values = np.empty(grid.total, dtype=float)
-    done = 0
-    with Runner(objective, total=grid.total, **options) as runner:
-        items = ((key, space.decode(key)) for key in grid)
-        for keys, batch in runner.map_batches(items, grid.total, GRID_BATCHES_PER_WORKER):
-            codes[done : done + len(keys)] = keys
-            values[done : done + len(keys)] = batch
-            done += len(keys)
-    return grid_result(space, codes[:done], values[:done], objective_name, n_admissible=grid.n_admissible)
+    show = is_interactive() if show_progress is None else show_progress
+    entropy = _entropy(owner, random_state)
+    record = {**(info or {}), "space": space.describe(), "method": search.name, "options": search.options(),
+              "seed": entropy, "objective": objective_name, "maximize": maximize,
+              "metrics": list(metric_names)}
+    study = Study(param_names=space.names, objective=objective_name, maximize=maximize,
+                  metric_names=metric_names, decode=space.decode, info=record)
+    store, study_id = None, None
+    if storage is not None:
+        store, study_id = open_study(storage, study_name or objective_name, study, owner,
+                                     seed_given=random_state is not None)
+    context = Context(constraint, np.random.SeedSequence(study.info["seed"]), maximize, owner)
+    runner = Runner(objective, n_jobs=-1 if n_jobs is None else n_jobs, show_progress=show, owner=owner)
+    try:
+        drive(search, space, study, runner, context, store=store, study_id=study_id,
+              batches_per_worker=GRID_BATCHES_PER_WORKER, show_summary=show)
+    finally:
+        if store is not None:
+            store.close()
+    return study
 
 
-def _run_skopt(
-    objective: Callable[[dict[str, Any]], float],
-    space: ParamSpace,
-    options: dict[str, Any],
-    constraint: Callable[[Any], Any] | None,
-    max_tries: int,
-    seed: int,
-    estimator: str,
-    return_optimization: bool,
-    objective_name: str | None,
-) -> SearchResult:
-    with Runner(objective, total=max_tries, **options) as runner:
-        records, result = skopt_search(
-            space,
-            runner,
-            constraint=constraint,
-            max_tries=max_tries,
-            seed=seed,
-            estimator=estimator,
-            owner=options["owner"],
-            return_optimization=return_optimization,
-        )
-    return build_result(records, space.names, objective_name, optimize_result=result)
-
-
-def _check_options(
-    space: ParamSpace,
-    owner: str,
-    method: Any,
-    max_tries: Any,
-    constraint: Any,
-    return_optimization: Any,
-    estimator: Any,
-) -> None:
-    """Check the search options (everything but the runner's and ``max_tries``) against each other."""
-    if method not in METHODS:
-        valid = "'grid' or 'skopt'"
-        sambo = "backtestkit searches with scikit-optimize: use method='skopt'."
-        hint = sambo if method == "sambo" else did_you_mean(str(method), METHODS)
-        raise param_error(owner, "method", valid, method, hint=hint)
+def _method(owner: str, method: Any, space: ParamSpace, max_tries: int | float | None, constraint: Any,
+            return_optimization: Any, estimator: Any) -> SearchMethod:
+    """The search method object for ``method`` (a name or an object), checked against the space."""
     if constraint is not None and not callable(constraint):
         raise param_error(owner, "constraint", "a callable or None", constraint, exc=TypeError)
     if not isinstance(return_optimization, bool):
         raise param_error(owner, "return_optimization", "True or False", return_optimization, exc=TypeError)
     if not isinstance(estimator, str) or estimator.lower() not in ESTIMATORS:
         raise param_error(owner, "estimator", "one of 'et', 'gp', 'rf', 'gbrt'", estimator)
-    if method == "grid":
-        _check_grid(space, owner, return_optimization)
+    if isinstance(method, SearchMethod):
+        search = method
+    elif method == "grid":
+        if return_optimization:
+            raise param_error(owner, "return_optimization", "False with method='grid'", True,
+                              hint="It returns scikit-optimize's OptimizeResult: use method='skopt'.")
+        search = Grid(max_tries)
+    elif method == "skopt":
+        if isinstance(max_tries, float) and space.has_dimensions:
+            raise param_error(owner, "max_tries",
+                              "an int with a scikit-optimize Dimension (the grid is not finite)", max_tries)
+        if isinstance(max_tries, float):  # a fraction of the admissible grid, counted as for 'grid'
+            max_tries = GridSelection(space, constraint, max_tries, np.random.default_rng(0), owner).total
+        search = Skopt(max_tries or SKOPT_DEFAULT_TRIES, estimator.lower(),
+                       return_optimization=return_optimization)
     else:
-        _check_skopt(space, owner, max_tries)
+        valid = "'grid', 'skopt' or a SearchMethod object"
+        sambo = "backtestkit searches with scikit-optimize: use method='skopt'."
+        hint = sambo if method == "sambo" else did_you_mean(str(method), METHODS)
+        raise param_error(owner, "method", valid, method, hint=hint)
+    search.check(space, owner)
+    return search
 
 
 def _check_max_tries(owner: str, max_tries: Any) -> int | float | None:
@@ -182,38 +168,6 @@ def _check_max_tries(owner: str, max_tries: Any) -> int | float | None:
     raise param_error(owner, "max_tries", "an int >= 1, a float in (0, 1] or None", max_tries)
 
 
-def _check_grid(space: ParamSpace, owner: str, return_optimization: bool) -> None:
-    if return_optimization:
-        raise param_error(
-            owner,
-            "return_optimization",
-            "False with method='grid'",
-            True,
-            hint="It returns scikit-optimize's OptimizeResult: use method='skopt'.",
-        )
-    for name, dimension in zip(space.names, space.dimensions, strict=True):
-        if dimension is not None:
-            raise param_error(
-                owner,
-                name,
-                "a list of candidate values with method='grid'",
-                dimension,
-                hint="scikit-optimize dimensions need method='skopt'.",
-            )
-
-
-def _check_skopt(space: ParamSpace, owner: str, max_tries: Any) -> None:
-    if all(cands is not None and len(cands) == 1 for cands in space.candidates):
-        raise ValueError(
-            f"{owner} with method='skopt' needs a parameter with two or more candidates; "
-            "every parameter has one value. Use method='grid' to run that single combination."
-        )
-    if isinstance(max_tries, float) and space.has_dimensions:
-        raise param_error(
-            owner, "max_tries", "an int with a scikit-optimize Dimension (the grid is not finite)", max_tries
-        )
-
-
 def _check_runner_options(owner: str, n_jobs: Any, show_progress: Any) -> None:
     if n_jobs is not None and (
         not isinstance(n_jobs, numbers.Integral) or isinstance(n_jobs, bool) or n_jobs == 0
@@ -223,17 +177,13 @@ def _check_runner_options(owner: str, n_jobs: Any, show_progress: Any) -> None:
         raise param_error(owner, "show_progress", "True, False or None", show_progress, exc=TypeError)
 
 
-def _seeds(owner: str, random_state: Any) -> tuple[np.random.SeedSequence, int]:
-    """Independent seeds for grid sampling and for skopt, split from ``random_state``."""
+def _entropy(owner: str, random_state: Any) -> int:
+    """The seed of the search's random choices (fresh entropy for None; a resumed study keeps its own)."""
     if isinstance(random_state, np.random.Generator):
-        entropy = int(random_state.integers(2**63))
-    elif random_state is None or (
-        isinstance(random_state, numbers.Integral)
-        and not isinstance(random_state, bool)
-        and random_state >= 0
-    ):
-        entropy = None if random_state is None else int(random_state)
-    else:
-        raise param_error(owner, "random_state", "an int >= 0, a numpy Generator or None", random_state)
-    sampler, skopt = np.random.SeedSequence(entropy).spawn(2)
-    return sampler, int(skopt.generate_state(1)[0])
+        return int(random_state.integers(2**63))
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state >= 0:
+            return int(random_state)
+    raise param_error(owner, "random_state", "an int >= 0, a numpy Generator or None", random_state)

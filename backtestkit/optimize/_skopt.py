@@ -23,16 +23,17 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from backtestkit.optimize._result import Record
-from backtestkit.optimize._runner import Runner
+from backtestkit.optimize._method import Context, Evaluator, SearchMethod
 from backtestkit.optimize._space import ParamSpace, admits, is_number
 
 ESTIMATORS = ("et", "gp", "rf", "gbrt")
+#: One evaluated combination: its key, its parameters and the objective's value.
+Record = tuple[tuple[Any, ...], dict[str, Any], float]
 #: Trees of the 'et'/'rf' surrogate (skopt: 100); one fit per round is most of the overhead.
 N_TREES = 16
 #: Random candidates scored by the acquisition function each round (skopt: 10,000).
@@ -95,11 +96,7 @@ class SkoptSpace:
 
     def params(self, key: tuple[Any, ...]) -> dict[str, Any]:
         """The parameter values of a point given by its key."""
-        space = self.space
-        return {
-            name: value if cands is None else cands[value]
-            for name, cands, value in zip(space.names, space.candidates, key, strict=True)
-        }
+        return self.space.decode(key)
 
     def user_space(self) -> Any:
         """The space in the user's values: listed parameters become ``Categorical`` dimensions of the
@@ -225,47 +222,63 @@ def _mean_std(model: Any, X: Any) -> tuple[np.ndarray, np.ndarray]:
         return model.predict(X, return_std=True)
 
 
-def skopt_search(
-    space: ParamSpace,
-    runner: Runner,
-    *,
-    constraint: Callable[[Any], Any] | None,
-    max_tries: int,
-    seed: int,
-    estimator: str,
-    owner: str,
-    return_optimization: bool,
-) -> tuple[list[Record], Any]:
-    """Search with a scikit-optimize surrogate, evaluating up to ``max_tries`` distinct admissible
-    combinations (fewer if the space runs out, or if rounds in a row find no admissible one).
+class Skopt(SearchMethod):
+    """Surrogate-model search with scikit-optimize: ``max_tries`` distinct admissible combinations
+    (fewer if the space runs out, or if rounds in a row find no admissible one).
 
-    Returns:
-        The evaluated combinations, and skopt's ``OptimizeResult`` (None unless asked for).
+    ``estimator``: 'et' (extra trees), 'gp', 'rf' or 'gbrt'. ``return_optimization`` keeps
+    scikit-optimize's ``OptimizeResult`` in the search's facts.
 
-    Raises:
-        ValueError: no proposed combination satisfied the constraint.
+    >>> Skopt(max_tries=100, estimator='gp')
+    Skopt(max_tries=100, estimator='gp')
     """
-    mapping = SkoptSpace(space, estimator)
-    surrogate = Surrogate(mapping, estimator, seed, max_tries)
-    seen: set[tuple[Any, ...]] = set()
-    records: list[Record] = []
-    idle = 0
-    while len(records) < max_tries and len(seen) < mapping.size and idle < MAX_IDLE_ROUNDS:
-        candidates = surrogate.candidates(seen)
-        if constraint is not None:
-            rejected = [key for key in candidates if not admits(constraint, mapping.params(key), owner)]
-            seen.update(rejected)
-            for key in rejected:
-                del candidates[key]
-        fresh = surrogate.choose(candidates, min(batch_size(max_tries), max_tries - len(records)))
-        seen.update(fresh)
-        values = runner.map(((key, mapping.params(key)) for key in fresh), len(fresh), 1)
-        records += [(key, mapping.params(key), value) for key, value in values]
-        surrogate.tell(list(fresh.values()), [value for _, value in values])
-        idle = 0 if fresh else idle + 1
-    if not records:
-        raise ValueError(
-            f"None of the {len(seen)} combinations tried satisfies the 'constraint' of {owner}. "
-            "Loosen the constraint or widen the parameter ranges."
-        )
-    return records, surrogate.result(records) if return_optimization else None
+
+    name = "skopt"
+
+    def __init__(self, max_tries: int = 200, estimator: str = "et", *,
+                 return_optimization: bool = False) -> None:
+        self.max_tries, self.estimator = max_tries, estimator
+        self._return_optimization = return_optimization
+
+    def options(self) -> dict[str, Any]:
+        return {"max_tries": self.max_tries, "estimator": self.estimator}
+
+    def check(self, space: ParamSpace, owner: str) -> None:
+        if all(cands is not None and len(cands) == 1 for cands in space.candidates):
+            raise ValueError(
+                f"{owner} with method='skopt' needs a parameter with two or more candidates; "
+                "every parameter has one value. Use method='grid' to run that single combination."
+            )
+
+    def search(self, space: ParamSpace, driver: Evaluator, context: Context) -> dict[str, Any]:
+        """Raises ValueError when no proposed combination satisfied the constraint."""
+        mapping = SkoptSpace(space, self.estimator)
+        seed = int(context.seed.generate_state(1)[0])
+        surrogate = Surrogate(mapping, self.estimator, seed, self.max_tries)
+        driver.expect(self.max_tries)
+        seen: set[tuple[Any, ...]] = set()
+        records: list[Record] = []
+        idle = 0
+        while len(records) < self.max_tries and len(seen) < mapping.size and idle < MAX_IDLE_ROUNDS:
+            candidates = surrogate.candidates(seen)
+            if context.constraint is not None:
+                rejected = [key for key in candidates
+                            if not admits(context.constraint, mapping.params(key), context.owner)]
+                seen.update(rejected)
+                for key in rejected:
+                    del candidates[key]
+            wanted = min(batch_size(self.max_tries), self.max_tries - len(records))
+            fresh = surrogate.choose(candidates, wanted)
+            seen.update(fresh)
+            trials = driver.evaluate(iter(fresh), len(fresh))
+            values = [trial.value if context.maximize else -trial.value for trial in trials]
+            records += [(key, trial.params, value)
+                        for key, trial, value in zip(fresh, trials, values, strict=True)]
+            surrogate.tell(list(fresh.values()), values)
+            idle = 0 if fresh else idle + 1
+        if not records:
+            raise ValueError(
+                f"None of the {len(seen)} combinations tried satisfies the 'constraint' of {context.owner}. "
+                "Loosen the constraint or widen the parameter ranges."
+            )
+        return {"optimize_result": surrogate.result(records)} if self._return_optimization else {}

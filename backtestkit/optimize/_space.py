@@ -77,11 +77,18 @@ class ParamSpace:
         """Whether some parameter is a scikit-optimize ``Dimension`` (a grid cannot hold it)."""
         return any(c is None for c in self.candidates)
 
-    def decode(self, codes: Codes) -> dict[str, Any]:
-        """The parameter values of a combination given as one candidate position per parameter."""
+    def decode(self, key: tuple[Any, ...]) -> dict[str, Any]:
+        """The parameter values of a combination given by its key: a candidate position per listed
+        parameter, the value itself for a scikit-optimize ``Dimension``."""
         return {
-            name: cands[code] for name, cands, code in zip(self.names, self.candidates, codes, strict=True)
-        }  # type: ignore[index]
+            name: value if cands is None else cands[value]
+            for name, cands, value in zip(self.names, self.candidates, key, strict=True)
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """The space as a study records it: each parameter's candidates, or its dimension's repr."""
+        return {name: repr(dimension) if cands is None else list(cands)
+                for name, cands, dimension in zip(self.names, self.candidates, self.dimensions, strict=True)}
 
     def iter_codes(self) -> Iterator[Codes]:
         """Every combination's codes in lexicographic order, lazily."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import tracemalloc
 from collections import Counter
 
 import numpy as np
@@ -103,8 +104,38 @@ def test_random_order_is_uniform():
     assert all(abs(count - 500) < 120 for count in firsts.values())
 
 
-def test_random_order_with_small_draws_still_covers_the_grid(monkeypatch):
-    # many sparse-phase draws, repeats among them, then the switch to shuffling the rest
-    monkeypatch.setattr(_grid, "DRAW", 3)
-    order = list(random_order((50,), np.random.default_rng(5)))
-    assert sorted(order) == [(i,) for i in range(50)]
+@pytest.mark.parametrize("sizes", [(50,), (3, 7), (2, 2, 2, 5), (1,), (1000,)])
+def test_random_order_is_a_permutation_of_any_grid(sizes):
+    # the Feistel domain is a power of four; positions outside the grid are walked past
+    order = list(random_order(sizes, np.random.default_rng(5)))
+    assert sorted(order) == list(itertools.product(*map(range, sizes)))
+
+
+def test_random_order_starts_at_once_on_a_huge_grid():
+    # 10**12 combinations: nothing is materialised, memory stays flat
+    tracemalloc.start()
+    walk = random_order((10**6, 10**6), np.random.default_rng(0))
+    first = [next(walk) for _ in range(10_000)]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(set(first)) == 10_000 and peak < 5_000_000
+
+
+def test_a_constraint_that_rejects_everything_on_a_huge_grid_gives_up_with_counts(monkeypatch):
+    monkeypatch.setattr(_grid, "MIN_DRAWS", 2_000)
+    monkeypatch.setattr(_grid, "DRAWS_PER_TRY", 10)
+    space = build_space({"a": range(10**6), "b": range(10**6)}, ["a", "b"], "demo")
+    grid = GridSelection(space, lambda p: False, 5, np.random.default_rng(0), "demo")
+    with pytest.raises(ValueError, match=r"^None of the 2,000 combinations drawn at random \(of "
+                       r"1,000,000,000,000\) satisfies the 'constraint' of demo\. Loosen"):
+        list(grid)
+
+
+def test_a_constraint_that_passes_too_few_warns_and_keeps_what_passed(monkeypatch):
+    monkeypatch.setattr(_grid, "MIN_DRAWS", 2_000)
+    monkeypatch.setattr(_grid, "DRAWS_PER_TRY", 10)
+    space = build_space({"a": range(10**6), "b": range(10**6)}, ["a", "b"], "demo")
+    grid = GridSelection(space, lambda p: p.a % 500 == 0, 50, np.random.default_rng(0), "demo")
+    with pytest.warns(UserWarning, match=r"^Only \d of the 2,000 combinations drawn at random satisfy"):
+        found = list(grid)
+    assert 0 < len(found) < 50 and all(codes[0] % 500 == 0 for codes in found)

@@ -45,9 +45,9 @@ def searches(objective, **kwargs):
     """A grid, a sampled grid and a skopt search, as heatmaps."""
     common = {"known_params": PARAMS, "show_progress": False, **kwargs}
     return [
-        run_search(objective, PARAMS, **common).heatmap,
-        run_search(objective, PARAMS, max_tries=10, random_state=3, **common).heatmap,
-        run_search(objective, PARAMS, method="skopt", max_tries=25, random_state=3, **common).heatmap,
+        run_search(objective, PARAMS, **common).heatmap(),
+        run_search(objective, PARAMS, max_tries=10, random_state=3, **common).heatmap(),
+        run_search(objective, PARAMS, method="skopt", max_tries=25, random_state=3, **common).heatmap(),
     ]
 
 
@@ -192,7 +192,7 @@ def test_objective_defined_in_main_without_a_guard():
             return float(os.getpid())
 
         result = run_search(objective, {'n1': range(8)}, known_params=['n1'], n_jobs=2, show_progress=False)
-        print(os.getpid() not in set(result.heatmap), result.n_evaluated)
+        print(os.getpid() not in set(result.heatmap()), result.n_evaluated)
     """)
     out, err = process.communicate(timeout=120)
     assert (process.returncode, out.split()) == (0, ["True", "8"]), err
@@ -221,7 +221,7 @@ def test_ctrl_c_stops_and_leaves_no_worker_behind(tmp_path):
     assert len(workers) == 2
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
-    assert process.returncode != 0 and "KeyboardInterrupt" in err
+    assert process.returncode != 0 and "SearchInterrupted: Backtest.optimize was interrupted after" in err
     for pid in workers:
         try:
             psutil.Process(pid).wait(timeout=30)
@@ -234,3 +234,52 @@ def test_failure_record_survives_pickling():
     failure = _runner._Failure({"n1": 1}, ValueError("bad"), "trace")
     copy = pickle.loads(pickle.dumps(failure))
     assert (copy.params, str(copy.exc), copy.trace) == ({"n1": 1}, "bad", "trace")
+
+
+def dies_at_5(p: dict) -> float:
+    if p["n1"] == 5:
+        os._exit(1)  # as an out-of-memory kill would
+    return float(p["n1"])
+
+
+def test_a_killed_worker_is_named_and_the_finished_trials_are_kept(tmp_path):
+    with pytest.raises(_runner.WorkerLostError, match=r"^A worker process died \(killed, or out of memory\) "
+                       r"while running one of these combinations: .*n1=5.*\. Every trial that finished "
+                       r"before is kept\.") as info:
+        run_search(dies_at_5, {"n1": range(40)}, known_params=["n1"], n_jobs=2, show_progress=False,
+                   storage=tmp_path / "runs.db")
+    assert "are saved in" in " ".join(info.value.__notes__)
+    from backtestkit.optimize import load_study
+
+    assert load_study(tmp_path / "runs.db").info["state"] == "failed"
+
+
+def test_workers_exit_soon_after_the_driver_is_killed(tmp_path):
+    process = run_script(
+        """
+        import os, sys, time, pathlib
+        from backtestkit.optimize import run_search
+
+        def objective(p):
+            (pathlib.Path(sys.argv[1]) / str(os.getpid())).touch()
+            time.sleep(0.2)
+            return 0.0
+
+        run_search(objective, {'n1': range(1000)}, known_params=['n1'], n_jobs=2, show_progress=False)
+    """,
+        str(tmp_path),
+    )
+    for _ in range(600):  # wait (up to a minute) until both workers are busy
+        if len(list(tmp_path.iterdir())) >= 2:
+            break
+        time.sleep(0.1)
+    workers = [psutil.Process(int(path.name)) for path in tmp_path.iterdir()]
+    assert len(workers) == 2
+    process.kill()
+    process.wait()  # not communicate(): the workers hold the pipes open while they live
+    _, alive = psutil.wait_procs(workers, timeout=10)  # they poll for their parent twice a second
+    for worker in alive:  # leave nothing behind, even when the test fails
+        worker.kill()
+    process.stdout.close()
+    process.stderr.close()
+    assert alive == []

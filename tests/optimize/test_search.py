@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from skopt.space import Real
 
-from backtestkit.optimize import SearchResult, run_search
+from backtestkit.optimize import Study, run_search
 from backtestkit.optimize._space import ParamSpace
 
 # workers unpickle this module's objectives by value, wherever pytest was started from
@@ -75,7 +75,7 @@ VALIDATION = [
         {"n1": [1]},
         {"method": "gird"},
         ValueError,
-        must("method", "'grid' or 'skopt'", "'gird'", " Did you mean 'grid'?"),
+        must("method", "'grid', 'skopt' or a SearchMethod object", "'gird'", " Did you mean 'grid'?"),
     ),
     (
         {"n1": [1]},
@@ -83,7 +83,7 @@ VALIDATION = [
         ValueError,
         must(
             "method",
-            "'grid' or 'skopt'",
+            "'grid', 'skopt' or a SearchMethod object",
             "'sambo'",
             " backtestkit searches with scikit-optimize: use method='skopt'.",
         ),
@@ -210,7 +210,7 @@ def test_grid_is_complete_and_deduplicated():
 
 def test_heatmap_shape_names_and_order():
     result = search(params={"n2": [9, 7], "n1": {3, 1}}, objective_name="SQN")
-    heatmap = result.heatmap
+    heatmap = result.heatmap()
     # rows sorted by (n2, n1), as given; -((n1-3)^2 + (n2-7)^2):
     # (7, 1) -> -(4 + 0) = -4; (7, 3) -> 0; (9, 1) -> -(4 + 4) = -8; (9, 3) -> -(0 + 4) = -4
     expected = pd.Series(
@@ -223,7 +223,7 @@ def test_heatmap_shape_names_and_order():
 
 
 def test_one_parameter_heatmap_has_a_one_level_multiindex():
-    heatmap = search(lambda p: p["n1"] / 2, {"n1": [2, 1]}).heatmap
+    heatmap = search(lambda p: p["n1"] / 2, {"n1": [2, 1]}).heatmap()
     assert isinstance(heatmap.index, pd.MultiIndex) and heatmap.index.names == ["n1"]
     assert heatmap.to_dict() == {(1,): 0.5, (2,): 1.0}
 
@@ -239,7 +239,7 @@ def test_constraint_prunes_before_evaluation():
             objective, {"n1": range(5), "n2": range(5)}, constraint=lambda p: p.n1 < p["n2"], n_jobs=n_jobs
         )
         assert result.n_evaluated == result.n_admissible == 10  # 4 + 3 + 2 + 1 pairs with n1 < n2
-        assert all(n1 < n2 for n1, n2 in result.heatmap.index)
+        assert all(n1 < n2 for n1, n2 in result.heatmap().index)
 
 
 def test_constraint_that_raises_names_the_combination():
@@ -262,8 +262,8 @@ def test_max_tries_exact_counts(max_tries, expected):
         max_tries=max_tries,
         random_state=0,
     )
-    assert result.n_evaluated == len(result.heatmap) == expected
-    assert not result.heatmap.index.has_duplicates
+    assert result.n_evaluated == len(result.heatmap()) == expected
+    assert not result.heatmap().index.has_duplicates
 
 
 def test_numpy_max_tries():
@@ -274,13 +274,13 @@ def test_numpy_max_tries():
 
 def test_max_tries_is_reproducible_for_any_n_jobs():
     params = {"n1": range(30), "n2": range(30)}
-    first = search(params=params, max_tries=25, random_state=7).heatmap
+    first = search(params=params, max_tries=25, random_state=7).heatmap()
     pd.testing.assert_series_equal(
-        search(params=params, max_tries=25, random_state=7, n_jobs=2).heatmap, first
+        search(params=params, max_tries=25, random_state=7, n_jobs=2).heatmap(), first
     )
-    generator_seeded = search(params=params, max_tries=25, random_state=np.random.default_rng(7)).heatmap
+    generator_seeded = search(params=params, max_tries=25, random_state=np.random.default_rng(7)).heatmap()
     assert len(generator_seeded) == 25
-    assert not search(params=params, max_tries=25, random_state=8).heatmap.index.equals(first.index)
+    assert not search(params=params, max_tries=25, random_state=8).heatmap().index.equals(first.index)
 
 
 def test_ten_million_combinations_with_max_tries_start_at_once(monkeypatch):
@@ -314,7 +314,7 @@ def test_ten_million_combinations_with_max_tries_start_at_once(monkeypatch):
 def test_nan_ranks_last():
     result = search(lambda p: math.nan if p["n1"] != 2 else -5.0, {"n1": range(4)})
     assert result.best_params == {"n1": 2} and result.best_value == -5.0
-    assert result.heatmap.isna().sum() == 3  # NaN rows are kept
+    assert result.heatmap().isna().sum() == 3  # NaN rows are kept
 
 
 def test_all_nan_picks_the_first_combination():
@@ -345,16 +345,16 @@ def test_objective_error_names_the_combination():
 def test_objective_must_return_a_number():
     with pytest.raises(
         TypeError,
-        match=r"for the combination n1=0: The objective must return a number\. "
-        r"Got 'high' of type str\.$",
+        match=r"for the combination n1=0: The objective must return a number \(or NaN\)\. "
+        r"Got 'high' of type str instead\.$",
     ):
         search(lambda p: "high", {"n1": [0]})
 
 
 def test_result_is_a_search_result():
     result = search()
-    assert isinstance(result, SearchResult) and result.optimize_result is None
-    assert result.heatmap.dtype == np.float64 and result.heatmap.name == "objective"
+    assert isinstance(result, Study) and result.optimize_result is None
+    assert result.heatmap().dtype == np.float64 and result.heatmap().name == "objective"
 
 
 def _oracle_strategy():
@@ -402,7 +402,7 @@ def test_heatmap_matches_backtesting_py():
             show_progress=False,
             objective_name="# Trades",
         )
-        pd.testing.assert_series_equal(ours.heatmap, theirs.sort_index())
+        pd.testing.assert_series_equal(ours.heatmap(), theirs.sort_index())
 
 
 def test_importing_the_search_loads_no_heavy_dependency():

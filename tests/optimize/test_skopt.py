@@ -47,22 +47,22 @@ def test_only_listed_values_are_evaluated():
         assert p["n1"] in PRIMES and p["n2"] in range(0, 100, 5) and p["kind"] in ("sma", "ema", "wma")
         assert p["fixed"] == 1
         assert type(p["n1"]) is int and type(p["n2"]) is int  # the user's values, not numpy's
-    assert result.heatmap.index.names == ["n1", "n2", "kind", "fixed"]
-    assert result.heatmap.index.is_monotonic_increasing
+    assert result.heatmap().index.names == ["n1", "n2", "kind", "fixed"]
+    assert result.heatmap().index.is_monotonic_increasing
 
 
 def test_finds_a_good_combination():
     # 10 * 20 * 3 = 600 combinations; 60 tries (10%) find one within the best 2% (12 combinations)
-    grid = run_search(smooth, PARAMS, known_params=KNOWN, n_jobs=1, show_progress=False).heatmap
+    grid = run_search(smooth, PARAMS, known_params=KNOWN, n_jobs=1, show_progress=False).heatmap()
     best = search(max_tries=60).best_value
     assert (grid > best).sum() < 12
 
 
 def test_reproducible_and_seed_dependent():
-    first = search().heatmap
-    assert search().heatmap.equals(first)
-    assert search(n_jobs=2).heatmap.equals(first)
-    assert not search(random_state=1).heatmap.index.equals(first.index)
+    first = search().heatmap()
+    assert search().heatmap().equals(first)
+    assert search(n_jobs=2).heatmap().equals(first)
+    assert not search(random_state=1).heatmap().index.equals(first.index)
 
 
 def test_dimension_objects_are_searched_as_given():
@@ -70,9 +70,9 @@ def test_dimension_objects_are_searched_as_given():
     result = search(
         lambda p: -abs(math.log10(p["x"]) + 1) + p["k"], {"x": real, "k": Integer(0, 3)}, max_tries=30
     )
-    xs = result.heatmap.index.get_level_values("x")
+    xs = result.heatmap().index.get_level_values("x")
     assert xs.min() >= 1e-3 and xs.max() <= 1 and len(set(xs)) == 30
-    assert set(result.heatmap.index.get_level_values("k")) <= {0, 1, 2, 3}
+    assert set(result.heatmap().index.get_level_values("k")) <= {0, 1, 2, 3}
     assert real.name is None  # the user's dimension was not renamed
 
 
@@ -84,14 +84,14 @@ def test_constraint_points_are_never_evaluated_and_use_no_tries():
 
     result = search(objective, constraint=lambda p: p.n1 < p["n2"])
     assert result.n_evaluated == 40
-    assert all(n1 < n2 for n1, n2, _, _ in result.heatmap.index)
+    assert all(n1 < n2 for n1, n2, _, _ in result.heatmap().index)
 
 
 def test_constraint_that_few_combinations_pass():
     # 3 of the 20 values of n2 and 1 of the 3 kinds: 1 combination in 20 passes; every try is still used
     result = search(constraint=lambda p: p.n2 in (45, 50, 55) and p.kind == "ema", max_tries=25)
     assert result.n_evaluated == 25
-    assert set(result.heatmap.index.get_level_values("kind")) == {"ema"}
+    assert set(result.heatmap().index.get_level_values("kind")) == {"ema"}
 
 
 def test_constraint_nothing_admissible():
@@ -117,7 +117,7 @@ def test_small_space_is_exhausted_then_stops():
 
 def test_nan_ranks_last_and_is_kept():
     result = search(lambda p: math.nan if p["kind"] == "ema" else smooth(p))
-    heatmap = result.heatmap
+    heatmap = result.heatmap()
     assert heatmap.isna().any() and not math.isnan(result.best_value)
     assert result.best_params["kind"] != "ema"
 
@@ -136,7 +136,7 @@ def test_estimators(estimator):
 def test_return_optimization_in_the_users_values():
     result = search(return_optimization=True, constraint=lambda p: p.n1 != 2)
     res = result.optimize_result
-    heatmap = result.heatmap
+    heatmap = result.heatmap()
     assert len(res.x_iters) == len(res.func_vals) == result.n_evaluated
     # x_iters: the free parameters' values (the fixed one left out), in evaluation order
     assert [dim.name for dim in res.space.dimensions] == ["n1", "n2", "kind"]

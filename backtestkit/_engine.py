@@ -1,0 +1,141 @@
+"""The engine: a run set-up (data, strategy, broker settings) and the one way to run it.
+
+``Backtest.run``, the optimiser's workers and every tool built on them call :meth:`Engine.stats`,
+so whatever a run shows (a subclass's scaling of the trades included), the optimiser sees too.
+An Engine pickles with its data: it is what workers receive, once per batch of combinations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtestkit._broker import Broker
+from backtestkit._data import Data
+from backtestkit._errors import warn
+from backtestkit._stats import compute_stats, warmup_bars
+from backtestkit._strategy import IndicatorViews, Strategy
+from backtestkit._trades import trades_frame
+
+#: The run settings, as ``Backtest`` takes them (and as a study stores them).
+FLAGS = ("trade_on_close", "hedging", "exclusive_orders", "finalize_trades")
+
+
+class Engine:
+    """One backtest set-up: ``stats(params)`` runs the strategy with those parameters.
+
+    ``unit`` is the fraction of a unit one traded unit stands for (``FractionalBacktest``): the
+    ``_trades`` sizes and prices of every run are reported back in whole units.
+    """
+
+    def __init__(self, data: pd.DataFrame, strategy: type[Strategy], *, cash: float, spread: float,
+                 fee: Callable[[float, float], float], fixed_fee: bool, margin: float,
+                 flags: dict[str, bool], commission: Any, unit: float = 1.0) -> None:
+        self.data, self.strategy = data, strategy
+        self.cash, self.spread, self.fee, self.fixed_fee, self.margin = cash, spread, fee, fixed_fee, margin
+        self.flags, self.commission, self.unit = flags, commission, unit
+
+    def stats(self, params: dict[str, Any], *, full: bool = True) -> pd.Series:
+        """The stats of one run. ``full=False`` leaves out the ``_trades`` columns the stats do not read
+        (prices, tags, indicator values): all an objective that reads a stats key needs."""
+        broker, strategy, equity = self.simulate(params)
+        trades = trades_frame(broker.closed_trades, broker.index, strategy._indicators, full=full)
+        if self.unit != 1.0 and full:
+            trades["Size"] *= self.unit
+            for column in ("EntryPrice", "ExitPrice", "SL", "TP"):
+                trades[column] = pd.to_numeric(trades[column]) / self.unit
+        return compute_stats(trades, equity, self.data, strategy)
+
+    def simulate(self, params: dict[str, Any]) -> tuple[Broker, Strategy, np.ndarray]:
+        """Run the bar loop; returns the broker, the strategy and the equity at each bar's Close."""
+        data = Data(self.data)
+        broker = Broker(ohlc=self.data, cash=self.cash, spread=self.spread, fee=self.fee,
+                        fixed_fee=self.fixed_fee, margin=self.margin,
+                        trade_on_close=self.flags["trade_on_close"], hedging=self.flags["hedging"],
+                        exclusive_orders=self.flags["exclusive_orders"])
+        strategy = self.strategy(broker, data, params)
+        strategy._run_init()
+        start = 1 + warmup_bars(strategy, len(self.data))
+        views = IndicatorViews(strategy)
+        try:
+            ruined_at = _loop(broker, data, strategy.next, views, start)
+        finally:
+            data._n = len(self.data)
+            views.release()
+        if ruined_at is None and self.flags["finalize_trades"]:
+            broker.i = len(self.data) - 1
+            broker.close_all(broker.last_price)
+        elif ruined_at is None and broker.trades:
+            warn("Some trades remain open at the end of the backtest and are not in the stats. "
+                 "Use Backtest(..., finalize_trades=True) to close them at the last Close.")
+        return broker, strategy, broker.equity_curve(self.cash, end=ruined_at)
+
+    def settings(self) -> dict[str, Any]:
+        """The run settings as plain values, for a study's record and a report."""
+        commission = self.commission
+        if callable(commission):
+            commission = getattr(commission, "__qualname__", repr(commission))
+        elif isinstance(commission, tuple):
+            commission = [float(part) for part in commission]
+        else:
+            commission = float(commission)
+        settings = {"cash": self.cash, "spread": self.spread, "commission": commission, "margin": self.margin,
+                    **self.flags}
+        return settings if self.unit == 1.0 else {**settings, "fractional_unit": self.unit}
+
+    def fingerprint(self) -> str:
+        """A short hash of the data: its index and every column's values."""
+        digest = hashlib.sha256()
+        digest.update(pd.util.hash_pandas_object(self.data, index=True).to_numpy().tobytes())
+        digest.update(repr(list(self.data.columns)).encode())
+        return digest.hexdigest()[:16]
+
+    def strategy_hash(self) -> str:
+        """A short hash of the strategy's source, its bases' included (the class name alone when the
+        source is not available, as for a class typed into an interactive prompt)."""
+        digest = hashlib.sha256()
+        for cls in self.strategy.__mro__:
+            if cls is Strategy or cls is object:
+                break
+            try:
+                digest.update(inspect.getsource(cls).encode())
+            except (OSError, TypeError):
+                digest.update(cls.__qualname__.encode())
+        return digest.hexdigest()[:16]
+
+
+def _loop(broker: Broker, data: Data, next_: Callable[[], None], views: IndicatorViews,
+          start: int) -> int | None:
+    """The bar loop; returns the bar at which the account ran out of money, if it did."""
+    orders, close = broker.orders, broker._close
+    refreshed, refreshed_2d, state = views.refreshed, views.refreshed_2d, views.state
+    ruin_below, ruin_above = broker.ruin_band
+    i = start
+    try:
+        for i in range(start, len(close)):
+            n = i + 1
+            data._n = n
+            broker.i = i
+            for name, full in refreshed:  # every bar: the indicators the strategy has read, up to now
+                state[name] = full[:n]
+            if refreshed_2d:
+                views.refresh_2d(n)
+            if orders:
+                broker.process_orders()
+                ruin_below, ruin_above = broker.ruin_band
+            price = close[i]
+            if (price <= ruin_below or price >= ruin_above) and broker.is_ruined():
+                broker.close_all(price)
+                broker.cash = 0.0
+                return i
+            next_()
+    except Exception as exc:
+        if hasattr(exc, "add_note"):
+            exc.add_note(f"(raised on bar {i}, {data._index_[i]})")
+        raise
+    return None

@@ -1,0 +1,290 @@
+"""Trials and the Study that keeps them: every evaluated combination, its state, value and stats.
+
+A :class:`Study` stores its trials column by column (a 100k-trial study is a few arrays, not 100k
+objects); :class:`Trial` objects are made when asked for. Trials are immutable once recorded. The
+best trial is chosen by :func:`best_position`, the one rule every search and report uses.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtestkit._errors import param_error, unknown_name_error
+
+#: A trial's state. ``ok``: it ran and its value is the objective's (a NaN there is the objective's
+#: own); ``no_trades``: it ran and made no trade, so its value is NaN and it ranks last, as in
+#: backtesting.py; ``infeasible``: it ran but its stats break a result constraint; ``failed``: the
+#: strategy or the objective raised (the error text is kept) and a resumed study runs it again.
+STATES = ("ok", "no_trades", "infeasible", "failed")
+#: The key of a combination: one candidate position per listed parameter, or the value itself for a
+#: scikit-optimize dimension. Keys order the heatmap and break ties between equal values.
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluated parameter combination.
+
+    Attributes:
+        number: its place in the study, in the order trials finished (0 first).
+        params: parameter name -> value.
+        state: one of :data:`STATES`.
+        value: the objective's value, in its own direction (NaN unless ``state == 'ok'``).
+        metrics: every numeric stats key of the run (empty for a plain function objective).
+        duration: seconds the run took in its worker.
+        error: the exception's text, for a failed trial.
+    """
+
+    number: int
+    params: dict[str, Any]
+    state: str
+    value: float
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    duration: float = 0.0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker returns for one combination: the trial without its number and parameters."""
+
+    state: str
+    value: float
+    metrics: np.ndarray | None
+    duration: float
+    error: str | None = None
+
+
+def best_position(values: np.ndarray, keys: Sequence[Key], *, maximize: bool = True) -> int | None:
+    """The position of the best value: the highest (lowest if not ``maximize``), NaN ranking last and
+    ties going to the smallest key; None when every value is NaN (or there is none).
+
+    >>> best_position(np.array([1.0, 3.0, np.nan, 3.0]), [(3,), (2,), (0,), (1,)])
+    3
+    >>> best_position(np.array([np.nan]), [(0,)]) is None
+    True
+    """
+    scores = np.asarray(values, dtype=float) * (1 if maximize else -1)
+    finite = ~np.isnan(scores)
+    if not finite.any():
+        return None
+    top = np.flatnonzero(finite & (scores == np.nanmax(scores)))
+    return int(min(top, key=lambda i: keys[i]))
+
+
+class Study:
+    """Every trial of one parameter search, with the search's description.
+
+    Get one from ``Backtest.optimize(..., return_study=True)`` or :func:`load_study`. Its trials are a
+    DataFrame with :meth:`trials_dataframe`; :meth:`top` ranks them, :attr:`best_trial` is the best,
+    :meth:`heatmap` gives the objective (or any stats column) per combination, as
+    ``optimize(return_heatmap=True)`` does.
+
+    Attributes:
+        name: the study's name in its store ('' when not stored).
+        objective: the objective's name (a stats key, a function's name, or 'objective').
+        maximize: whether higher values are better.
+        param_names: the parameters searched, in the order given.
+        metric_names: the stats keys each trial keeps.
+        info: what the search was (strategy, data, settings, space, method, seed, version, times).
+        storage: the SQLite file the study is saved in, or None.
+    """
+
+    def __init__(self, *, param_names: Sequence[str], objective: str = "objective", maximize: bool = True,
+                 metric_names: Sequence[str] = (), name: str = "", info: Mapping[str, Any] | None = None,
+                 decode: Any = None, storage: str | None = None) -> None:
+        self.name, self.objective, self.maximize = name, objective, maximize
+        self.param_names, self.metric_names = list(param_names), list(metric_names)
+        self.info: dict[str, Any] = dict(info or {})
+        self.storage = storage
+        self._decode = decode  # key -> params; None: params are kept as given
+        self._keys: list[Key] = []
+        self._params: list[dict[str, Any]] = []
+        self._states: list[str] = []
+        self._values = array("d")
+        self._durations = array("d")
+        self._metrics: list[np.ndarray] = []  # chunks of rows, joined when read
+        self._errors: dict[int, str] = {}
+        self._index: dict[Key, int] = {}  # key -> number of its latest trial
+        #: scikit-optimize's ``OptimizeResult`` when the search was asked for it, else None (not saved).
+        self.optimize_result: Any = None
+
+    # --- recording ----------------------------------------------------------------------------------
+
+    def _record(self, keys: Sequence[Key], outcomes: Sequence[Outcome],
+                params: Sequence[dict[str, Any]] | None = None) -> range:
+        """Add trials (in order); returns their numbers."""
+        start = len(self._keys)
+        width = len(self.metric_names)
+        rows = np.full((len(outcomes), width), np.nan)
+        for i, (key, outcome) in enumerate(zip(keys, outcomes, strict=True)):
+            number = start + i
+            self._keys.append(key)
+            self._params.append(params[i] if params is not None else self._decode(key))
+            self._states.append(outcome.state)
+            self._values.append(outcome.value)
+            self._durations.append(outcome.duration)
+            if outcome.metrics is not None and width:
+                rows[i] = outcome.metrics
+            if outcome.error is not None:
+                self._errors[number] = outcome.error
+            self._index[key] = number
+        if width and len(outcomes):
+            self._metrics.append(rows)
+        return range(start, len(self._keys))
+
+    def _finished_number(self, key: Key) -> int | None:
+        """The number of this combination's finished (not failed) trial, if the study has one."""
+        number = self._index.get(key)
+        return None if number is None or self._states[number] == "failed" else number
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        best = self.best_trial
+        shown = "no trials" if best is None else f"best {self.objective} {best.value:.6g} at " \
+            f"{best.params}"
+        name = f" {self.name!r}" if self.name else ""
+        return f"<Study{name}: {len(self)} trials, {shown}>"
+
+    def _trial(self, number: int) -> Trial:
+        metrics = self._metric_rows()[number] if self.metric_names else ()
+        return Trial(number, dict(self._params[number]), self._states[number], self._values[number],
+                     dict(zip(self.metric_names, np.asarray(metrics).tolist(), strict=False)),
+                     self._durations[number], self._errors.get(number))
+
+    def _metric_rows(self) -> np.ndarray:
+        if len(self._metrics) != 1:
+            joined = np.concatenate(self._metrics) if self._metrics else np.empty((0, len(self.metric_names)))
+            self._metrics = [joined]
+        return self._metrics[0]
+
+    @property
+    def trials(self) -> list[Trial]:
+        """Every trial, in the order they finished."""
+        return [self._trial(number) for number in range(len(self))]
+
+    @property
+    def n_admissible(self) -> int | None:
+        """How many combinations of the grid pass the constraint, when the search knows, else None."""
+        return self.info.get("n_admissible")
+
+    @property
+    def n_evaluated(self) -> int:
+        """How many distinct combinations have a finished (not failed) trial."""
+        return sum(1 for number in self._index.values() if self._states[number] != "failed")
+
+    def _latest(self) -> list[int]:
+        """The latest trial of each combination, in key order (the heatmap's order)."""
+        return [number for _, number in sorted(self._index.items(), key=lambda item: item[0])]
+
+    @property
+    def best_trial(self) -> Trial | None:
+        """The trial with the best value (NaN ranks last, ties go to the first combination in heatmap
+        order); the first combination if every value is NaN; None for an empty study."""
+        numbers = self._latest()
+        if not numbers:
+            return None
+        position = best_position(np.asarray(self._values)[numbers], [self._keys[n] for n in numbers],
+                                 maximize=self.maximize)
+        return self._trial(numbers[0 if position is None else position])
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        """The best trial's parameters."""
+        best = self.best_trial
+        if best is None:
+            raise ValueError(f"The study {self.name or ''} has no trials yet.".replace("  ", " "))
+        return best.params
+
+    @property
+    def best_value(self) -> float:
+        """The best trial's value (NaN if every value is NaN)."""
+        best = self.best_trial
+        return math.nan if best is None else best.value
+
+    def trials_dataframe(self) -> pd.DataFrame:
+        """One row per trial: ``number``, the parameters, ``value``, ``state``, every stats key,
+        ``duration`` (seconds) and ``error``."""
+        frame = pd.DataFrame({"number": np.arange(len(self))})
+        for name in self.param_names:
+            frame[name] = [params[name] for params in self._params]
+        frame["value"] = np.asarray(self._values, dtype=float)
+        frame["state"] = pd.Categorical(self._states, categories=STATES)
+        if self.metric_names:
+            metrics = pd.DataFrame(self._metric_rows(), columns=self.metric_names)
+            frame = pd.concat([frame, metrics], axis=1)
+        frame["duration"] = np.asarray(self._durations, dtype=float)
+        frame["error"] = [self._errors.get(n) for n in range(len(self))]
+        return frame
+
+    def top(self, n: int = 10, by: str | None = None) -> pd.DataFrame:
+        """The ``n`` best trials, best first: by the objective, or by the column ``by`` (in the
+        objective's direction). NaN ranks last; failed trials are left out."""
+        frame = self.trials_dataframe()
+        column = "value" if by is None else self._column(by, "top")
+        frame = frame[frame["state"] != "failed"].iloc[self._latest_rows(frame)]
+        ordered = frame.sort_values(column, ascending=not self.maximize, na_position="last", kind="stable")
+        return ordered.head(n).reset_index(drop=True)
+
+    def _latest_rows(self, frame: pd.DataFrame) -> list[int]:
+        """Positions in ``frame`` of each combination's latest trial, in key order (for stable ties)."""
+        wanted = {number: i for i, number in enumerate(frame["number"])}
+        return [wanted[number] for number in self._latest() if number in wanted]
+
+    def heatmap(self, column: str | None = None) -> pd.Series:
+        """The objective (or the stats column ``column``) of every evaluated combination: a Series with
+        a MultiIndex of the parameters, sorted, as ``optimize(return_heatmap=True)`` returns it."""
+        name = self.objective if column is None else self._column(column, "heatmap")
+        numbers = self._latest()
+        if column is None or column == "value":
+            values = np.asarray(self._values, dtype=float)[numbers]
+        else:
+            values = self.trials_dataframe()[column].to_numpy(dtype=float)[numbers]
+        index = pd.MultiIndex.from_arrays(
+            [[self._params[n][p] for n in numbers] for p in self.param_names], names=self.param_names)
+        return pd.Series(values, index=index, name=name)
+
+    def _column(self, name: str, owner: str) -> str:
+        known = ["value", *self.metric_names, "duration"]
+        if not isinstance(name, str):
+            raise param_error(f"Study.{owner}", "column", "a stats key or 'value'", name, exc=TypeError)
+        if name not in known:
+            raise unknown_name_error("column", name, known, f"Study.{owner}")
+        return name
+
+    def plot_heatmaps(self, column: str | None = None, **kwargs: Any) -> Any:
+        """``backtestkit.lib.plot_heatmaps`` of :meth:`heatmap` (``agg``, ``ncols``, ``filename``, ...)."""
+        from backtestkit.plotting import plot_heatmaps
+
+        return plot_heatmaps(self.heatmap(column), **kwargs)
+
+    def write_report(self, filename: Any, *, best_run: pd.Series | None = None, chart: Any = None) -> Any:
+        """Write the study's HTML report (settings, heatmaps, the top trials) from its trials, running
+        nothing. ``best_run`` (the best trial's stats, as ``Backtest.run`` returns them) and ``chart``
+        (a Bokeh layout) add the best run's trades and chart. Returns the path written."""
+        from backtestkit.optimize._report import write_study_report
+
+        return write_study_report(self, filename, best_run=best_run, chart=chart)
+
+    def to_csv(self, path: Any, **kwargs: Any) -> None:
+        """Write :meth:`trials_dataframe` to a CSV file (``DataFrame.to_csv``'s options apply)."""
+        self.trials_dataframe().to_csv(path, index=False, **kwargs)
+
+    def to_parquet(self, path: Any, **kwargs: Any) -> None:
+        """Write :meth:`trials_dataframe` to a Parquet file (needs pyarrow or fastparquet)."""
+        frame = self.trials_dataframe()
+        frame.columns = frame.columns.astype(str)
+        frame.to_parquet(path, index=False, **kwargs)
+
+
