@@ -154,13 +154,14 @@ class Broker:
 
         A market entry's new stop-loss/take-profit are matched on the entry bar too, and so are a
         stop or limit entry's where the bar's prices prove they traded after the entry: a second pass
-        over just those orders, in the order their trades opened. Nothing else is matched twice, so a
-        stop-limit that triggered on this bar, or a bracket deferred for an intrabar ambiguity,
-        waits as it should.
+        over just those orders, in queue order: the stop-losses first, the newest first, then the
+        take-profits, the oldest first. Nothing else is matched twice, so a stop-limit that
+        triggered on this bar, or a bracket deferred for an intrabar ambiguity, waits as it should.
         """
         self._brackets: list[tuple[Order, float | None]] = []  # (bracket, its price if already known)
         self._match(list(self.orders))
-        for order, price in self._brackets:  # in the order their trades opened
+        stops = [b for b in reversed(self._brackets) if b[0] is b[0]._parent._sl_order]
+        for order, price in stops + [b for b in self._brackets if b not in stops]:
             if price is None:
                 self._match([order])
             elif order._live:

@@ -1138,10 +1138,15 @@ def test_same_take_profit_of_a_stop_entry_inside_its_entry_bar():
 
 @pytest.mark.parametrize(
     "first, second, tags",
-    [("market", "stop", ["market", "stop"]), ("stop", "market", ["stop", "market"])],
+    [
+        ("market", "stop", ["market", "stop"]),  # take-profits in the order they were queued
+        ("stop", "market", ["stop", "market"]),
+        ("stop", "market-sl", ["market-sl", "stop"]),  # stop-losses ahead of take-profits
+    ],
 )
-def test_trades_closed_on_their_entry_bar_are_listed_in_the_order_they_opened(first, second, tags):
-    orders = {"market": dict(tp=104, tag="market"), "stop": dict(stop=101.5, tp=103, tag="stop")}
+def test_trades_closed_on_their_entry_bar_are_listed_in_queue_order(first, second, tags):
+    orders = {"market": dict(tp=104, tag="market"), "stop": dict(stop=101.5, tp=103, tag="stop"),
+              "market-sl": dict(sl=99.7, tag="market-sl")}
     data = bars(FLAT, FLAT, (100, 106, 99.5, 105), FLAT, FLAT)
     make = scripted({1: lambda s: (s.buy(size=1, **orders[first]), s.buy(size=1, **orders[second]))})
     assert_same(make, data, hedging=True, exercises=lambda stats: stats._trades.Tag.tolist() == tags)
