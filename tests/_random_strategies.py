@@ -228,6 +228,11 @@ def first_divergence(expected: pd.Series, actual: pd.Series) -> int:
         for row in rows:  # a trade with no equal in the other run: at its exit
             if not np.isclose(others, row, rtol=1e-9, atol=1e-9).all(axis=1).any():
                 bars.append(int(row[1]))
+    n_rows = min(len(rows_a), len(rows_e))  # the same trades, listed in another order: at their exit
+    moved = ~np.isclose(rows_a[:n_rows], rows_e[:n_rows], rtol=1e-9, atol=1e-9).all(axis=1)
+    if moved.any():
+        row = int(moved.argmax())
+        bars.append(int(min(rows_a[row, 1], rows_e[row, 1])))
     return min(bars)
 
 
@@ -384,6 +389,10 @@ def fixed_fee_once(ctx: Context) -> bool:
     commission = ctx.case.options["commission"]
     if not (isinstance(commission, tuple) and commission[0]):
         return False
+    trades = ctx.actual._trades
+    parts = trades.groupby(["EntryBar", "EntryPrice"]).ExitBar.transform("size") > 1
+    if (parts & (trades.ExitBar == ctx.bar)).any():  # a part of a trade closed on this bar
+        return True
     sizes = {t[2]: t[0] for t in ctx.trades}  # entry bar -> size (enough to spot a part)
     for size, *_, parent in ctx.orders:
         if parent is None and abs(size) < 1:
@@ -428,9 +437,8 @@ def tied_peaks(ctx: Context) -> bool:
     keys = [k for k in ctx.expected.index if not k.startswith("_")]
     differing = {k for k in keys if not same_value(ctx.actual[k], ctx.expected[k])}
     trades_equal = ctx.actual._trades.drop(columns="Tag").equals(ctx.expected._trades.drop(columns="Tag"))
-    peaks = np.maximum.accumulate(ours)
-    ties = (ours[1:] == peaks[:-1]) & (theirs[1:] != ours[1:])  # a tie in ours that the oracle misses
-    return differing <= _DRAWDOWN_KEYS and trades_equal and bool(ties.any())
+    ours_tie, oracle_tie = (equity[1:] == np.maximum.accumulate(equity)[:-1] for equity in (ours, theirs))
+    return differing <= _DRAWDOWN_KEYS and trades_equal and bool((ours_tie != oracle_tie).any())
 
 
 DETECTORS: dict[str, Callable[[Context], bool]] = {
