@@ -506,7 +506,12 @@ def tagged(lib: Library) -> type:
                 tag = tags[bar // 9 % len(tags)]
                 self.buy(size=0.2, sl=close * 0.95, tp=close * 1.06, tag=tag)
             if bar % 9 == 4:
-                self.sell(size=0.2, limit=close * 1.005, sl=close * 1.05, tp=close * 0.94, tag=f"short {bar}")
+                # (0.15: a long and a short of equal size would make equity ties that the two libraries
+                # round differently, deliberate fix 9)
+                self.sell(size=0.15, limit=close * 1.005, tag=f"short {bar}")
+            for trade in self.trades:  # a limit entry's brackets are set after it fills: their matching
+                if trade.is_short and trade.sl is None:  # on the entry bar is deliberate fix 1
+                    trade.sl, trade.tp = close * 1.05, close * 0.94
             if bar % 30 == 0 and self.trades:
                 self.trades[0].close(portion=0.5)
 
@@ -752,7 +757,10 @@ def observer(lib: Library) -> type:
                         order.cancel()
                 self.buy(size=0.3, sl=close * (1 - width), tag=bar)
             elif bar % 10 == 5:
-                self.sell(size=0.2, limit=close * (1 + width / 10), tp=close * (1 - width), tag=-bar)
+                self.sell(size=0.2, limit=close * (1 + width / 10), tag=-bar)
+            for trade in self.trades:  # set after the fill: brackets on a limit entry's bar are fix 1
+                if trade.is_short and trade.tp is None:
+                    trade.tp = close * (1 - width)
             if bar % 25 == 3 and self.position:
                 self.position.close(0.5)
             for trade in self.trades[:-3]:
@@ -785,7 +793,7 @@ def observer(lib: Library) -> type:
 
 
 @pytest.mark.parametrize(
-    "data, width, n_trades", [(GOOG, 0.03, 571), (EURUSD.iloc[:2000], 0.003, 572)], ids=["GOOG", "EURUSD"]
+    "data, width, n_trades", [(GOOG, 0.03, 568), (EURUSD.iloc[:2000], 0.003, 568)], ids=["GOOG", "EURUSD"]
 )
 def test_per_bar_views(data, width, n_trades):
     def exercises(stats):
