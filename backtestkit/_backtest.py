@@ -166,9 +166,11 @@ class Backtest:
 
         Panels: equity, optional return and drawdown, trade P/L, candlesticks with trades and
         overlaid indicators, volume, and one panel per other indicator. Runs of over ~10k bars are
-        downsampled (the title says so). Writes a standalone HTML file (``filename``, by default
-        ``<Strategy>.html``) that needs no network, and opens it unless ``open_browser=False``; in
-        a notebook it displays inline.
+        downsampled (the title says so). Writes a standalone HTML file (``filename``, ``.html``
+        added if it lacks it; by default named after the strategy and the parameters it ran with,
+        ``SmaCross(n1=10,n2=15).html``) that needs no network, and opens it unless
+        ``open_browser=False``; in a notebook it displays inline (see ``set_bokeh_output``).
+        Indicators that are not numbers are left out, with a warning.
         """
         from backtestkit.plotting._chart import plot_backtest
 
@@ -178,12 +180,17 @@ class Backtest:
                                    "or pass results=stats.")
             results = self._results
         return plot_backtest(
-            ohlc=self._data, stats=results, indicators=self._plot_indicators(results), filename=filename,
+            ohlc=self._plot_ohlc(), stats=results, indicators=self._plot_indicators(results),
+            filename=filename,
             plot_width=plot_width, plot_equity=plot_equity, plot_return=plot_return, plot_pl=plot_pl,
             plot_volume=plot_volume, plot_drawdown=plot_drawdown, plot_trades=plot_trades,
             smooth_equity=smooth_equity, relative_equity=relative_equity, superimpose=superimpose,
             resample=resample, reverse_indicators=reverse_indicators, show_legend=show_legend,
             open_browser=open_browser)
+
+    def _plot_ohlc(self) -> pd.DataFrame:
+        """The bars as the chart draws them (in the units ``run()`` reports: see FractionalBacktest)."""
+        return self._data
 
     @staticmethod
     def _plot_indicators(results: Any) -> list:

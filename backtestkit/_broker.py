@@ -331,7 +331,8 @@ class Broker:
         return int(copysign(max(0.0, budget) // unit_cost, share))
 
     def _warn_margin(self, what: str) -> None:
-        warn(f"({self.index[self.i]}) The broker cancelled the {what}: not enough margin "
+        # "insufficient margin": the words backtesting.py's users filter this warning by
+        warn(f"({self.index[self.i]}) The broker cancelled the {what} due to insufficient margin "
              f"(equity={self.equity:.2f}, margin_available={self.margin_available():.2f}).")
 
     # --- trades ------------------------------------------------------------------------------

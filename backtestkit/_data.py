@@ -25,6 +25,17 @@ class _Array(np.ndarray):
             meta = getattr(self.base, "__dict__", {}).get("_meta_", {})
         return meta
 
+    def __reduce__(self) -> tuple:
+        """Pickles (and deep copies) keep the name and plot options, so results from another process plot."""
+        rebuild, args, state = super().__reduce__()  # type: ignore[misc]
+        return rebuild, args, (state, self._meta())
+
+    def __setstate__(self, state: Any) -> None:
+        array_state, meta = state if len(state) == 2 else (state, None)
+        super().__setstate__(array_state)
+        if meta is not None:
+            self._meta_ = meta
+
     @property
     def name(self) -> Any:
         return self._meta().get("name")
@@ -91,7 +102,7 @@ class Data:
     """
 
     def __init__(self, df: pd.DataFrame) -> None:
-        self._df = df
+        self._df = df.copy(deep=False)  # this run's: columns a strategy adds to data.df stay in it
         self._index_ = df.index
         self._arrays = {
             col: make_array(df[col].to_numpy(), name=col, index=df.index) for col in df.columns
@@ -127,17 +138,31 @@ class Data:
         return self._volume[: self._n]
 
     def __getattr__(self, name: str) -> _Array:
-        arrays = self.__dict__.get("_arrays", {})
-        if name in arrays:
-            return arrays[name][: self._n]
-        raise AttributeError(f"Column {name!r} not in data. Columns: {', '.join(map(repr, arrays))}.")
+        if name.startswith("__"):  # copy, pickle and friends probing for special methods
+            raise AttributeError(name)
+        array = self._column(name)
+        if array is None:
+            raise AttributeError(f"Column {name!r} not in data. Columns: {self._listing()}.")
+        return array[: self._n]
 
     def __getitem__(self, name: str) -> _Array:
-        try:
-            return self._arrays[name][: self._n]
-        except KeyError:
-            columns = ", ".join(map(repr, self._arrays))
-            raise KeyError(f"Column {name!r} not in data. Columns: {columns}.") from None
+        array = self._column(name)
+        if array is None:
+            raise KeyError(f"Column {name!r} not in data. Columns: {self._listing()}.")
+        return array[: self._n]
+
+    def _column(self, name: str) -> _Array | None:
+        """A column's full array; a column the strategy added to ``data.df`` (in init()) on first use."""
+        arrays = self.__dict__.get("_arrays", {})
+        array = arrays.get(name)
+        if array is None and "_df" in self.__dict__ and name in self._df.columns:
+            column = self._df[name]
+            if isinstance(column, pd.Series) and len(column) == len(self._index_):
+                array = arrays[name] = make_array(column.to_numpy(), name=name, index=self._index_)
+        return array
+
+    def _listing(self) -> str:
+        return ", ".join(map(repr, dict.fromkeys([*self.__dict__.get("_arrays", {}), *self._df.columns])))
 
     @property
     def index(self) -> pd.Index:

@@ -123,8 +123,8 @@ def _loop(broker: Broker, data: Data, next_: Callable[[], None], views: Indicato
             broker.i = i
             for name, full in refreshed:  # every bar: the indicators the strategy has read, up to now
                 state[name] = full[:n]
-            if refreshed_2d:
-                views.refresh_2d(n)
+            if refreshed_2d:  # 2-D indicators read, or next() rebound
+                next_ = views.catch_up(n, next_)
             if orders:
                 broker.process_orders()
                 ruin_below, ruin_above = broker.ruin_band

@@ -8,6 +8,7 @@ trials, for the plotting package.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import math
 import numbers
@@ -116,8 +117,19 @@ class Objective:
 
 def metric_values(stats: pd.Series) -> np.ndarray:
     """The numeric stats keys of a run, as floats in :data:`NUMERIC_KEYS` order (NaN where absent)."""
-    values = dict(zip(stats.index, stats.array, strict=True))
-    return np.array([values.get(key, math.nan) for key in NUMERIC_KEYS], dtype=float)
+    found, positions = _positions(tuple(stats.index))
+    values = np.full(len(NUMERIC_KEYS), math.nan)
+    values[found] = stats.to_numpy()[positions]
+    return values
+
+
+@functools.lru_cache(maxsize=8)
+def _positions(keys: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Where each numeric key stands in a stats Series with these keys: (its place in NUMERIC_KEYS,
+    its place in the Series), for the keys the Series has."""
+    at = {key: i for i, key in enumerate(keys)}
+    found = [i for i, key in enumerate(NUMERIC_KEYS) if key in at]
+    return np.array(found, dtype=int), np.array([at[NUMERIC_KEYS[i]] for i in found], dtype=int)
 
 
 def _shown(values: Any, limit: int = 13) -> Any:
@@ -203,5 +215,5 @@ def write_report(backtest: Backtest, path: Any, study: Study, best_run: pd.Serie
     from backtestkit.plotting._chart import backtest_layout
 
     indicators = backtest._plot_indicators(best_run)
-    chart = backtest_layout(ohlc=backtest._data, stats=best_run, indicators=indicators)
+    chart = backtest_layout(ohlc=backtest._plot_ohlc(), stats=best_run, indicators=indicators)
     study.write_report(path, best_run=best_run, chart=chart)

@@ -200,8 +200,13 @@ def _rows_check(
         raise param_error(owner, name, expected, _at_rows(problem, index[bad]), hint=hint)
 
 
-def _check_prices(frame: pd.DataFrame, owner: str, name: str) -> None:
-    """Every price present, finite and positive; High and Low enclose Open and Close on every bar."""
+def _check_prices(frame: pd.DataFrame, owner: str, name: str, stacklevel: int) -> None:
+    """Every price present, finite and positive, and High >= Low; where Open or Close lies outside
+    [Low, High] (vendor data often has a few such bars), widen High and Low to include it, with a warning.
+
+    The bar traded at its Open and Close, so they belong in its range: widened, every fill the broker
+    makes (all within [Low, High], or at the Open) stays within prices the bar reported.
+    """
     prices = {field: frame[field].to_numpy() for field in OHLC}
     high, low = prices["High"], prices["Low"]
     body_top = np.maximum(prices["Open"], prices["Close"])
@@ -213,26 +218,18 @@ def _check_prices(frame: pd.DataFrame, owner: str, name: str) -> None:
     for expected, is_bad, problem, hint in _COLUMN_CHECKS:
         for field, values in prices.items():
             _rows_check(owner, name, frame.index, is_bad(values), expected, f"{problem} in {field!r}", hint)
-    clip = "Fix the source data, or clip it: df['{0}'] = df[['Open', '{0}', 'Close']].{1}(axis=1)."
     _rows_check(owner, name, frame.index, high < low, "OHLC data with High >= Low", "High < Low")
-    _rows_check(
-        owner,
-        name,
-        frame.index,
-        high < body_top,
-        "OHLC data with High >= max(Open, Close)",
-        "High below Open or Close",
-        clip.format("High", "max"),
+    outside = (high < body_top) | (low > body_bottom)
+    labels = [_label(label) for label in frame.index[outside][:4]]
+    listing = ", ".join(labels[:3]) + (", ..." if len(labels) > 3 else "")
+    rows = f"{outside.sum()} row" + ("s have" if outside.sum() > 1 else " has")
+    warnings.warn(
+        f"The {name!r} parameter of {owner}: {rows} Open or Close outside [Low, High] ({listing}). "
+        "Their High and Low are widened to include Open and Close, the prices the bar traded at.",
+        UserWarning,
+        stacklevel=stacklevel + 1,
     )
-    _rows_check(
-        owner,
-        name,
-        frame.index,
-        low > body_bottom,
-        "OHLC data with Low <= min(Open, Close)",
-        "Low above Open or Close",
-        clip.format("Low", "min"),
-    )
+    frame["High"], frame["Low"] = np.maximum(high, body_top), np.minimum(low, body_bottom)
 
 
 def _parsed_index(index: pd.Index) -> pd.Index:
@@ -311,12 +308,13 @@ def validate_ohlcv(
         If ``data`` is not a DataFrame or a price column is not numeric.
     ValueError
         If ``data`` is empty, lacks a price column, has NaN, infinite or non-positive prices, a High
-        or Low that does not enclose Open and Close, or missing or duplicate index labels.
+        below its Low, or missing or duplicate index labels.
 
     Warns
     -----
     UserWarning
-        If a datetime or numeric index is not in ascending order (the copy is sorted).
+        If a datetime or numeric index is not in ascending order (the copy is sorted), or if Open or
+        Close lies outside [Low, High] on some rows (the copy's High and Low are widened to include them).
 
     Examples
     --------
@@ -325,13 +323,13 @@ def validate_ohlcv(
     >>> clean = validate_ohlcv(df)
     >>> clean.index.dtype.kind, list(clean.columns), clean['Close'].dtype
     ('M', ['Open', 'High', 'Low', 'Close', 'Volume'], dtype('float64'))
-    >>> validate_ohlcv(df.assign(High=[10.5, 12]))
+    >>> validate_ohlcv(df.assign(High=[8.5, 12]))
     Traceback (most recent call last):
     ...
-    ValueError: The 'data' parameter of Backtest must be OHLC data with High >= max(Open, Close). ...
+    ValueError: The 'data' parameter of Backtest must be OHLC data with High >= Low. ...
     """
     frame = _checked_copy(data, owner, name)
-    _check_prices(frame, owner, name)
+    _check_prices(frame, owner, name, stacklevel)
     frame.index = _parsed_index(frame.index)
     _check_index(frame.index, owner, name)
     if _is_ordered(frame.index) and not frame.index.is_monotonic_increasing:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from backtestkit._data import _Array
 from backtestkit._errors import param_error
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,10 +27,20 @@ def is_number(value: Any) -> bool:
         isinstance(value, Number) and not isinstance(value, (bool, complex)))
 
 
-def check_price(owner: str, name: str, value: Any) -> None:
-    """Prices of orders and brackets: None, or a finite number > 0."""
-    if value is not None and not (is_number(value) and 0 < value < inf):
+def as_price(owner: str, name: str, value: Any) -> float | None:
+    """A price of an order or bracket as a float: None, a finite number > 0, or a data column or
+    indicator (``sl=self.data.Low``), which means its value on the current bar, as in backtesting.py.
+
+    >>> as_price("Strategy.buy", "sl", 99), as_price("Strategy.buy", "sl", None)
+    (99.0, None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, _Array) and value.ndim == 1 and len(value):
+        value = value[-1]
+    if not (is_number(value) and 0 < value < inf):
         raise param_error(owner, name, "a finite price > 0 or None", value)
+    return float(value)
 
 
 def _fmt(value: Any) -> str:
@@ -250,8 +261,7 @@ class Trade:
 
     @sl.setter
     def sl(self, price: float | None) -> None:
-        check_price("Trade.sl", "sl", price)
-        self._broker.set_contingent(self, "sl", price)
+        self._broker.set_contingent(self, "sl", as_price("Trade.sl", "sl", price))
 
     @property
     def tp(self) -> float | None:
@@ -261,8 +271,7 @@ class Trade:
 
     @tp.setter
     def tp(self, price: float | None) -> None:
-        check_price("Trade.tp", "tp", price)
-        self._broker.set_contingent(self, "tp", price)
+        self._broker.set_contingent(self, "tp", as_price("Trade.tp", "tp", price))
 
 
 class Position:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from itertools import chain
 from numbers import Number
@@ -14,7 +14,7 @@ import pandas as pd
 
 from backtestkit._data import OHLCV, Data, _Array, make_array
 from backtestkit._errors import param_error
-from backtestkit._orders import Order, Position, Trade, check_price, is_number
+from backtestkit._orders import Order, Position, Trade, as_price, is_number
 
 FULL_EQUITY = float(1 - sys.float_info.epsilon)  # default order size: all available margin
 
@@ -106,14 +106,19 @@ class Strategy:
         """Declare an indicator: ``func(*args, **kwargs)`` over the whole data, seen bar by bar in next().
 
         Returns an array as long as the data (or a 2-D array, one row per line, for a tuple or
-        DataFrame result) that inside ``next()`` ends at the current bar. ``name`` labels it in
-        stats and plots; ``plot``, ``overlay``, ``color`` and ``scatter`` say how it is drawn.
+        DataFrame result, or a ``(n_bars, k)`` array, which is transposed) that inside ``next()``
+        ends at the current bar. ``name`` labels it in stats and plots (a string, or one per line);
+        ``plot``, ``overlay``, ``color`` and ``scatter`` say how it is drawn.
         """
         if not callable(func):
             raise param_error("Strategy.I", "func", "a callable", func, exc=TypeError)
         label = self._indicator_name(func, args, kwargs, name)
         values = _indicator_values(func(*args, **kwargs))
         length = len(self._data)
+        if values.ndim == 2 and values.shape[-1] != length and values.shape[0] == length:
+            values = np.ascontiguousarray(values.T)  # one row per bar, as (n_bars, k) functions return
+        if isinstance(label, list) and len(label) == 1 and values.ndim == 1:
+            label = label[0]  # name=("RSI",) on a one-line indicator
         if values.ndim not in (1, 2) or values.shape[-1] != length:
             raise ValueError(
                 f"Indicator {label!r} must return a 1-D array (or a tuple of them / a DataFrame) as long as "
@@ -134,7 +139,7 @@ class Strategy:
             return f"{func_name}({params})" if params else func_name
         if isinstance(name, str):
             return name
-        names = list(name)
+        names = list(name) if isinstance(name, Iterable) else [name]
         if not all(isinstance(n, str) for n in names):
             raise param_error("Strategy.I", "name", "a string or a list of strings", name, exc=TypeError)
         return names
@@ -157,7 +162,8 @@ class Strategy:
         """Place a long order; fills next bar (see doc/execution.md). Returns the Order.
 
         ``size`` in (0, 1) is a share of available margin, a whole number is units. ``limit`` and
-        ``stop`` make it a limit/stop(-limit) order; ``sl``/``tp`` guard the trade it opens.
+        ``stop`` make it a limit/stop(-limit) order; ``sl``/``tp`` guard the trade it opens. A price
+        given as a data column or indicator (``sl=self.data.Low``) is its value on the current bar.
         """
         return self._order("buy", size, limit, stop, sl, tp, tag)
 
@@ -176,13 +182,11 @@ class Strategy:
         if limit is None and stop is None and sl is None and tp is None:  # plain market order, the hot path:
             return broker.place(Order(broker, sign * float(size), None, None, None, None, tag))  # no keywords
         owner = f"Strategy.{side}"
-        for name, value in (("limit", limit), ("stop", stop), ("sl", sl), ("tp", tp)):
-            check_price(owner, name, value)
+        limit, stop, sl, tp = (as_price(owner, name, value) for name, value in
+                               (("limit", limit), ("stop", stop), ("sl", sl), ("tp", tp)))
         price = limit or stop or broker.last_price * (1 + sign * broker._spread)
         _check_brackets(owner, sign, price, sl, tp)
-        order = Order(broker, sign * float(size), _as_float(limit), _as_float(stop), _as_float(sl),
-                      _as_float(tp), tag)
-        return broker.place(order)
+        return broker.place(Order(broker, sign * float(size), limit, stop, sl, tp, tag))
 
     # --- state -------------------------------------------------------------------------------
     @property
@@ -216,10 +220,6 @@ class Strategy:
         return tuple(self._broker.closed_trades)
 
 
-def _as_float(value: float | None) -> float | None:
-    return None if value is None else float(value)
-
-
 def _check_brackets(owner: str, sign: int, price: float, sl: float | None, tp: float | None) -> None:
     """Stop-loss and take-profit must lie on the losing and winning side of the entry price."""
     low, high = (sl, tp) if sign > 0 else (tp, sl)
@@ -227,9 +227,10 @@ def _check_brackets(owner: str, sign: int, price: float, sl: float | None, tp: f
         rule = "SL < entry price < TP" if sign > 0 else "TP < entry price < SL"
         fractions = price > 1 and any(x is not None and x < 1 for x in (sl, tp))
         hint = " sl and tp are prices, not fractions: e.g. sl=price * 0.95." if fractions else ""
+        shown = {k: "None" if v is None else f"{v:.10g}" for k, v in (("sl", sl), ("tp", tp))}
         raise ValueError(
             f"{owner}: {'long' if sign > 0 else 'short'} orders need {rule}. "
-            f"Got sl={sl}, entry price={price:.6g}, tp={tp} instead.{hint}")
+            f"Got sl={shown['sl']}, entry price={price:.6g}, tp={shown['tp']} instead.{hint}")
 
 
 class _View:
@@ -256,11 +257,45 @@ class _View:
         return view
 
 
+class _NextSlot:
+    """Data descriptor for ``next`` on the per-run subclass: ``self.next = ...`` takes effect on the next bar.
+
+    The bar loop holds ``next`` as a bound method rather than looking it up on every bar. An
+    assignment (or ``del``) here leaves a marker in ``views.refreshed_2d``, the list the loop checks
+    on every bar anyway, so the loop picks up the new callable there: a run that never rebinds
+    ``next`` pays nothing for it.
+    """
+
+    def __init__(self, views: IndicatorViews) -> None:
+        self.views = views
+
+    def __get__(self, strategy: Strategy | None, owner: type | None = None) -> Any:
+        if strategy is None:
+            return self.views._cls.next
+        if "next" in strategy.__dict__:
+            return strategy.__dict__["next"]
+        return super(type(strategy), strategy).next  # type: ignore[misc] - the user's class's method
+
+    def __set__(self, strategy: Strategy, value: Any) -> None:
+        strategy.__dict__["next"] = value
+        self.views.refreshed_2d.append((_REBOUND, None))
+
+    def __delete__(self, strategy: Strategy) -> None:
+        if "next" not in strategy.__dict__:
+            raise AttributeError("next")
+        del strategy.__dict__["next"]
+        self.views.refreshed_2d.append((_REBOUND, None))
+
+
+_REBOUND = "<next rebound>"  # the marker _NextSlot leaves for the bar loop
+
+
 class IndicatorViews:
     """Makes a strategy's indicator attributes end at the current bar, for the length of a run.
 
-    The attributes become descriptors on a per-run subclass. :meth:`release` puts the user's class
-    and the full arrays back, so results stay picklable and ``_strategy`` is the user's class.
+    The attributes become descriptors on a per-run subclass, as does ``next`` (see
+    :class:`_NextSlot`). :meth:`release` puts the user's class and the full arrays back, so
+    results stay picklable and ``_strategy`` is the user's class.
     """
 
     def __init__(self, strategy: Strategy) -> None:
@@ -269,21 +304,30 @@ class IndicatorViews:
         self._attrs = {k: v for k, v in vars(strategy).items() if id(v) in ids}
         self._cls = type(strategy)
         self.refreshed: list[tuple[str, np.ndarray]] = []  # (attribute, full 1-D array) read so far
-        self.refreshed_2d: list[tuple[str, np.ndarray]] = []
+        self.refreshed_2d: list[tuple[str, Any]] = []  # the same for 2-D ones, and _REBOUND markers
         self.state = strategy.__dict__
-        if not self._attrs:
-            return
-        views = {k: _View(k, v, strategy._data, self.refreshed if v.ndim == 1 else self.refreshed_2d)
-                 for k, v in self._attrs.items()}
+        views: dict[str, Any] = {k: _View(k, v, strategy._data,
+                                          self.refreshed if v.ndim == 1 else self.refreshed_2d)
+                                 for k, v in self._attrs.items()}
+        views["next"] = _NextSlot(self)
         bound = type(self._cls.__name__, (self._cls,), views)
         bound.__qualname__, bound.__module__ = self._cls.__qualname__, self._cls.__module__
         for name in self._attrs:
             del strategy.__dict__[name]
         strategy.__class__ = bound
 
-    def refresh_2d(self, n: int) -> None:
+    def catch_up(self, n: int, next_: Callable[[], None]) -> Callable[[], None]:
+        """The rarer per-bar work: 2-D indicator views up to bar ``n``; returns the ``next`` to call."""
+        rebound = False
         for name, full in self.refreshed_2d:
-            self.state[name] = full[:, :n]
+            if name is _REBOUND:
+                rebound = True
+            else:
+                self.state[name] = full[:, :n]
+        if rebound:
+            self.refreshed_2d[:] = [entry for entry in self.refreshed_2d if entry[0] is not _REBOUND]
+            next_ = self._strategy.next
+        return next_
 
     def release(self) -> None:
         self._strategy.__class__ = self._cls

@@ -172,6 +172,13 @@ def resample_apply(rule: str, func: Callable[..., Sequence] | None, series: Any,
             result = np.asarray(result)
             result = (pd.Series(result, index=resampled.index) if result.ndim == 1
                       else pd.DataFrame(result.T, index=resampled.index))
+        elif not isinstance(result.index, pd.DatetimeIndex):  # e.g. pd.Series(values): one per resampled bar
+            if len(result) != len(resampled):
+                expected = (f"a function returning one value per resampled bar ({len(resampled)}) or a "
+                            "Series on their timestamps")
+                raise param_error("resample_apply", "func", expected,
+                                  Verbatim(f"{len(result)} values on a {type(result.index).__name__}"))
+            result = result.set_axis(resampled.index)
         full_index = resampled.index.union(series.index)
         return result.reindex(index=full_index, method="ffill").reindex(series.index)
 
@@ -281,7 +288,8 @@ class FractionalBacktest(Backtest):
     """A Backtest that trades fractions of a unit (e.g. satoshis of a bitcoin).
 
     Prices are divided into ``fractional_unit`` parts, so whole-unit orders buy fractions; the
-    ``_trades`` sizes and prices are reported back in whole units. Indicators see the scaled prices.
+    ``_trades`` sizes and prices are reported back in whole units, and ``plot()`` draws the bars and the
+    indicators it overlays on them in whole units too. Indicators see the scaled prices.
     """
 
     def __init__(self, data: pd.DataFrame, *args: Any, fractional_unit: float = 1 / 100e6,
@@ -293,6 +301,28 @@ class FractionalBacktest(Backtest):
         scaled["Volume"] /= fractional_unit
         super().__init__(scaled, *args, **kwargs)
         self._engine.unit = float(fractional_unit)
+
+    def _plot_ohlc(self) -> pd.DataFrame:
+        """The bars in whole units, as ``run()`` reports the trades."""
+        data = self._data.copy()
+        data[["Open", "High", "Low", "Close"]] /= self._engine.unit
+        data["Volume"] *= self._engine.unit
+        return data
+
+    def _plot_indicators(self, results: Any) -> list:
+        """Indicators drawn on the price (price-like: an SMA, a band) in whole units; others as they are."""
+        from backtestkit.plotting._downsample import is_overlay
+
+        close = self._data["Close"].to_numpy()
+        indicators = super()._plot_indicators(results)
+        for i, indicator in enumerate(indicators):
+            values = np.asarray(indicator.values)
+            overlay = indicator.overlay
+            if overlay is None and values.dtype.kind in "biuf":
+                overlay = is_overlay(np.atleast_2d(values).astype(float), close)  # as the chart decides
+            if overlay:
+                indicators[i] = indicator._replace(values=values / self._engine.unit, overlay=True)
+        return indicators
 
 
 class MultiBacktest:

@@ -57,6 +57,7 @@ data = load_hourly()
 print(data.head(9))
 bt = Backtest(data, OpeningRangeBreakout, cash=100_000, margin=0.1, commission=0.0002, spread=0.0001)
 stats = bt.run()
+print("\nThe opening-range breakout on the hourly sample, 10x leverage:")
 print(stats)
 
 # %% [markdown]

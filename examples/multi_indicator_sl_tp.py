@@ -68,6 +68,7 @@ class TrendPullback(TrailingStrategy):
 
 bt = Backtest(load_daily(), TrendPullback, cash=10_000, commission=0.001, finalize_trades=True)
 stats = bt.run()
+print("Trend pullbacks with ATR stop-losses and take-profits on the daily sample:")
 print(stats)
 
 # %% [markdown]

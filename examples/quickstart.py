@@ -36,6 +36,8 @@ class SmaCross(Strategy):
 # %% A single backtest
 bt = Backtest(load_daily(), SmaCross, cash=10_000, commission=0.002, finalize_trades=True)
 stats = bt.run()
+print(f"One backtest of {SmaCross.__name__} (fast SMA {SmaCross.n1}, slow SMA {SmaCross.n2}, "
+      "0.2% commission):")
 print(stats)
 
 # %% Optimise both averages' lengths, keeping only fast < slow
@@ -47,6 +49,7 @@ stats, heatmap = bt.optimize(
     return_heatmap=True,
     report="quickstart_report.html",  # settings, heatmaps, the top runs' stats and the best run's chart
 )
+print(f"\nThe best of {len(heatmap)} combinations by Sharpe Ratio, {stats['_strategy']}:")
 print(stats)
 print(f"\nBest: {stats['_strategy']}; {len(heatmap)} combinations evaluated.")
 print("Optimisation report written to quickstart_report.html")

@@ -55,6 +55,7 @@ stats, heatmap = bt.optimize(
     maximize="Sharpe Ratio",
     return_heatmap=True,
 )
+print(f"The best run by Sharpe Ratio, {stats['_strategy']}:")
 print(stats)
 print(f"\nBest: {stats['_strategy']}, {len(heatmap)} of 180 combinations run.")
 

@@ -406,12 +406,12 @@ def fixed_fee_once(ctx: Context) -> bool:
 
 
 def init_order_equity(ctx: Context) -> bool:
-    """differences.md: an order from init(); the oracle marks bar 0 after its fill on bar 1."""
+    """differences.md 8: an order from init(); the oracle marks bar 0 after its fill on bar 1."""
     return ctx.case.init_order and ctx.bar == 0
 
 
 def ruin_with_several_trades(ctx: Context) -> bool:
-    """differences.md: out of money with two or more trades open: backtestkit closes them all."""
+    """differences.md 9: out of money with two or more trades open: backtestkit closes them all."""
     if ctx.expected._equity_curve.Equity.iloc[ctx.bar] != 0:
         return False
     trades = ctx.actual._trades
@@ -419,7 +419,7 @@ def ruin_with_several_trades(ctx: Context) -> bool:
 
 
 def exclusive_with_several_orders(ctx: Context) -> bool:
-    """differences.md: exclusive_orders with two or more orders placed in one next(): the oracle keeps
+    """differences.md 10: exclusive_orders with two or more orders placed in one next(): the oracle keeps
     some of the orders a new one cancels."""
     return any(bar == ctx.bar and kept > 0 for bar, kept in ctx.expected._strategy.kept)
 
@@ -429,7 +429,7 @@ _DRAWDOWN_KEYS = {"Max. Drawdown [%]", "Avg. Drawdown [%]", "Max. Drawdown Durat
 
 
 def tied_peaks(ctx: Context) -> bool:
-    """differences.md: equal equity is equal to the bit in backtestkit; the oracle's carries rounding
+    """differences.md 11: equal equity is equal to the bit in backtestkit; the oracle's carries rounding
     noise, so where two peaks tie only the drawdown statistics differ."""
     ours, theirs = ctx.actual._equity_curve.Equity.to_numpy(), ctx.expected._equity_curve.Equity.to_numpy()
     if len(ours) != len(theirs) or not np.allclose(ours, theirs, rtol=1e-12, atol=0):

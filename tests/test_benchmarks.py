@@ -29,3 +29,12 @@ def test_optimiser_benchmark_runs_and_both_libraries_agree():
     assert result.returncode == 0, result.stderr[-2000:]
     checks = [line for line in result.stdout.splitlines() if line.strip().startswith(("✓", "✗"))]
     assert len(checks) == 5 and all(line.strip().startswith("✓") for line in checks), result.stdout
+
+
+def test_studies_benchmark_runs():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_studies.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "record and save, per trial" in result.stdout and "with a study file" in result.stdout

@@ -559,7 +559,7 @@ def test_default_size_buys_all_it_can():
 
 def test_relative_size_worth_no_unit_is_cancelled_with_a_warning():
     # floor(100 * 0.5 / 102) = 0 units
-    with pytest.warns(UserWarning, match=r"cancelled the relative-sized order: not enough margin"):
+    with pytest.warns(UserWarning, match=r"cancelled the relative-sized order due to insufficient margin"):
         stats = run({1: buy(size=0.5)}, cash=100)
     assert stats["# Trades"] == 0
 
@@ -580,7 +580,7 @@ def test_whole_unit_order_beyond_the_margin_is_cancelled_with_a_warning(units, k
         stats = run({1: buy(size=units)}, **kwargs)
         assert stats["_trades"]["Size"].tolist() == [units]
     else:
-        with pytest.warns(UserWarning, match=r"cancelled the order: not enough margin"):
+        with pytest.warns(UserWarning, match=r"cancelled the order due to insufficient margin"):
             stats = run({1: buy(size=units)}, **kwargs)
         assert stats["# Trades"] == 0
 

@@ -559,8 +559,9 @@ def test_in_a_notebook_the_chart_shows_inline_unless_a_filename_is_given(
     shown: list[Any] = []
     kernel_shell = types.SimpleNamespace(kernel=object())
     monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: kernel_shell))
-    monkeypatch.setattr(_output.bokeh.io, "output_notebook", lambda *args, **kwargs: shown.append("setup"))
-    monkeypatch.setattr(_output.bokeh.io, "show", shown.append)
+    monkeypatch.setattr(_output, "_bokehjs_loaded", False)  # a fresh session
+    hooks = {"load": lambda *args: shown.append("setup"), "doc": lambda layout, *args: shown.append(layout)}
+    monkeypatch.setattr(_output, "run_notebook_hook", lambda kind, action, *args: hooks[action](*args))
     monkeypatch.chdir(tmp_path)
     data, stats = daily
     layout = plot_backtest(ohlc=data, stats=stats, indicators=[], open_browser=False)

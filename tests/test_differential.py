@@ -507,7 +507,7 @@ def tagged(lib: Library) -> type:
                 self.buy(size=0.2, sl=close * 0.95, tp=close * 1.06, tag=tag)
             if bar % 9 == 4:
                 # (0.15: a long and a short of equal size would make equity ties that the two libraries
-                # round differently, deliberate fix 9)
+                # round differently, deliberate fix 11)
                 self.sell(size=0.15, limit=close * 1.005, tag=f"short {bar}")
             for trade in self.trades:  # a limit entry's brackets are set after it fills: their matching
                 if trade.is_short and trade.sl is None:  # on the entry bar is deliberate fix 1

@@ -34,7 +34,8 @@ NO_RUN = "<!-- no-run -->"
 MAX_NO_RUN = 2
 # Warnings a page's code may emit, by path: (category, start of the message).
 EXPECTED_WARNINGS: dict[str, list[tuple[type[Warning], str]]] = {}
-PUBLIC_MODULES = ["backtestkit", "backtestkit.lib", "backtestkit.datasets"]
+PUBLIC_MODULES = ["backtestkit", "backtestkit.lib", "backtestkit.datasets", "backtestkit.optimize",
+                  "backtestkit.test"]
 
 
 def relative(page: Path) -> str:
@@ -178,10 +179,12 @@ def _members(cls: type) -> list[tuple[str, object]]:
 
 
 def _is_made_for_you(obj: object) -> bool:
-    """Classes users never construct: strategies (Backtest does) and orders, trades, positions."""
+    """Classes users never construct: strategies (Backtest does), orders, trades, positions, a study's
+    trials, and the exceptions raised at them."""
     from backtestkit import Order, Position, Strategy, Trade
+    from backtestkit.optimize import Trial
 
-    return inspect.isclass(obj) and issubclass(obj, (Strategy, Order, Trade, Position))
+    return inspect.isclass(obj) and issubclass(obj, (Strategy, Order, Trade, Position, Trial, BaseException))
 
 
 def api_entries() -> list[str]:

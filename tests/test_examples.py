@@ -28,6 +28,7 @@ EXPECTED = {
     "multi_indicator_sl_tp.py": (["multi_indicator.html"], "Trades by tag and by how they ended"),
     "intraday_margin.py": (["intraday_margin.html"], "all closed on the day they opened: True"),
     "distributed_dask.py": ([], "same best run and heatmap: True"),
+    "resume_a_search.py": (["sma_study.db", "sma_study.db.lock"], "trials in sma_study.db"),
 }
 
 
@@ -64,8 +65,12 @@ def test_example_runs(name, tmp_path):
     assert done.returncode == 0, done.stderr
     assert fragment in done.stdout
     assert not re.search(r"Warning|Traceback", done.stderr), done.stderr
+    lines = done.stdout.splitlines()
+    blocks = [i for i, line in enumerate(lines) if re.match(r"Start\s{2,}", line)]  # a printed stats Series
+    headed = all(i > 0 and lines[i - 1].rstrip().endswith(":") for i in blocks)
+    assert headed, "a stats block without a heading"
     written = sorted(path.name for path in tmp_path.iterdir())
     assert written == sorted(files)
-    for file in files:
+    for file in (file for file in files if file.endswith(".html")):
         html = (tmp_path / file).read_text(encoding="utf-8")
         assert html.lstrip().lower().startswith("<!doctype html>") and "Bokeh" in html

@@ -16,7 +16,8 @@ import backtestkit
 import backtestkit.lib
 
 PACKAGE = Path(backtestkit.__file__).resolve().parent
-PUBLIC_MODULES = ["backtestkit", "backtestkit.lib", "backtestkit.datasets"]
+PUBLIC_MODULES = ["backtestkit", "backtestkit.lib", "backtestkit.datasets", "backtestkit.optimize",
+                  "backtestkit.test"]
 
 # backtesting.lib (0.6) names backtestkit.lib promises to provide
 PROMISED_LIB_NAMES = {
@@ -29,8 +30,10 @@ PROMISED_LIB_NAMES = {
 # A package (optimize/, plotting/, datasets/) is one entry: its modules may import each other.
 LAYERS = [
     {"_errors", "_typing", "_version"},
+    {"_settings"},
     {"_ohlcv", "_data", "_fees", "_metrics"},
     {"datasets"},
+    {"test"},
     {"_orders"},
     {"_broker"},
     {"_strategy"},

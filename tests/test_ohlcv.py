@@ -109,20 +109,6 @@ ERRORS = [
         PREFIX + "OHLC data with High >= Low. Got High < Low at row 2024-01-04 instead.",
     ),
     (
-        # bar 0: High 10.9 is below Close 11.0
-        ohlc(High=[10.9, 12.5, 12.5, 11.5]),
-        ValueError,
-        PREFIX + "OHLC data with High >= max(Open, Close). Got High below Open or Close at row 2024-01-02 "
-        "instead. Fix the source data, or clip it: df['High'] = df[['Open', 'High', 'Close']].max(axis=1).",
-    ),
-    (
-        # bar 3: Low 10.6 is above Close 10.5
-        ohlc(Low=[9.5, 10.5, 10.5, 10.6]),
-        ValueError,
-        PREFIX + "OHLC data with Low <= min(Open, Close). Got Low above Open or Close at row 2024-01-05 "
-        "instead. Fix the source data, or clip it: df['Low'] = df[['Open', 'Low', 'Close']].min(axis=1).",
-    ),
-    (
         with_index(["2024-01-02", "2024-01-02", "2024-01-03", "2024-01-03"]),
         ValueError,
         PREFIX + "OHLC data with unique index labels. Got duplicates at labels 2024-01-02, 2024-01-03 "
@@ -345,11 +331,36 @@ def test_consistent_bars_pass_unchanged(rows: list[tuple[float, float, float, fl
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 3), st.sampled_from(["High", "Low"]), st.floats(0.001, 0.5))
-def test_any_high_or_low_inside_the_body_is_rejected(row: int, column: str, by: float) -> None:
+def test_any_high_or_low_inside_the_body_is_widened_to_it(row: int, column: str, by: float) -> None:
     data = ohlc()
     body = data[["Open", "Close"]].iloc[row]
     data.loc[DATES[row], column] = body.max() - by if column == "High" else body.min() + by
-    with pytest.raises(ValueError, match=f"at row {DATES[row].date()} "):
+    expected = f"1 row has Open or Close outside \\[Low, High\\] \\({DATES[row].date()}\\)"
+    with pytest.warns(UserWarning, match=expected):
+        clean = validate_ohlcv(data)
+    assert clean[column].iloc[row] == (body.max() if column == "High" else body.min())
+    pd.testing.assert_frame_equal(clean.drop(index=DATES[row]), validate_ohlcv(ohlc()).drop(index=DATES[row]))
+
+
+def test_open_or_close_outside_the_range_warns_once_naming_the_count_and_the_first_rows() -> None:
+    # bar 0: High 10.9 < Close 11.0; bar 1: Open 13 > High 12.5; bar 3: Low 10.6 > Close 10.5
+    data = ohlc(High=[10.9, 12.5, 12.5, 11.5], Open=[10.0, 13.0, 12.0, 11.0], Low=[9.5, 10.5, 10.5, 10.6])
+    with pytest.warns(UserWarning) as record:
+        clean = validate_ohlcv(data)
+    assert [str(w.message) for w in record] == [
+        "The 'data' parameter of Backtest: 3 rows have Open or Close outside [Low, High] "
+        "(2024-01-02, 2024-01-03, 2024-01-05). Their High and Low are widened to include Open and Close, "
+        "the prices the bar traded at."]
+    assert record[0].filename == __file__  # points at the caller's line
+    assert clean["High"].tolist() == [11.0, 13.0, 12.5, 11.5]  # max(High, Open, Close)
+    assert clean["Low"].tolist() == [9.5, 10.5, 10.5, 10.5]  # min(Low, Open, Close)
+    assert clean[["Open", "Close"]].equals(data[["Open", "Close"]])  # the traded prices stay as given
+
+
+def test_many_rows_outside_the_range_list_the_first_three() -> None:
+    index = pd.date_range("2024-01-01", periods=10)
+    data = pd.DataFrame({"Open": 10.0, "High": 9.9, "Low": 9.0, "Close": 9.5}, index=index)
+    with pytest.warns(UserWarning, match=r"10 rows have .* \(2024-01-01, 2024-01-02, 2024-01-03, \.\.\.\)\."):
         validate_ohlcv(data)
 
 

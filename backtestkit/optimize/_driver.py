@@ -19,6 +19,8 @@ class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a search. ``study`` holds every trial that finished; the message says where they
     are saved and how to resume."""
 
+    __module__ = "backtestkit.optimize"  # as tracebacks show it: where users import it from
+
     def __init__(self, message: str, study: Study) -> None:
         super().__init__(message)
         self.study = study
@@ -73,6 +75,8 @@ def drive(method: SearchMethod, space: ParamSpace, study: Study, runner: Runner,
     try:
         with runner:
             facts = method.search(space, driver, context)
+        study.optimize_result = facts.pop("optimize_result", None)
+        study.info.update(facts)
         state = "complete"
     except KeyboardInterrupt:
         state = "interrupted"
@@ -87,10 +91,6 @@ def drive(method: SearchMethod, space: ParamSpace, study: Study, runner: Runner,
         study.info["state"] = state
         if store is not None:
             store.update(study_id, state=state, info=study.info)  # type: ignore[arg-type]
-    study.optimize_result = facts.pop("optimize_result", None)
-    study.info.update(facts)
-    if store is not None:
-        store.update(study_id, state=state, info=study.info)  # type: ignore[arg-type]
     if show_summary:
         print(summary(study, context.owner, driver.n_run, elapsed, runner.n_workers), file=sys.stderr)
 

@@ -31,6 +31,9 @@ Objective = Callable[[dict[str, Any]], Any]
 
 #: A batch holds at most this many combinations, so the progress bar stays live on long runs.
 MAX_BATCH = 100
+#: Seconds before the progress bar shows: the first batch waits for the workers to start, and a bar
+#: stuck at 0% with a wild ETA says nothing.
+BAR_DELAY = 1.0
 
 
 class RemoteTraceback(Exception):
@@ -57,6 +60,8 @@ class _Failure:
 
 class WorkerLostError(RuntimeError):
     """A worker process died (killed, or out of memory) while it ran a batch of combinations."""
+
+    __module__ = "backtestkit.optimize"  # as tracebacks show it: where users import it from
 
 
 def _outcome(value: Any, duration: float) -> Outcome:
@@ -133,7 +138,7 @@ class Runner:
         self._objective, self._owner = objective, owner
         self._bar = tqdm(
             total=total, desc=owner, unit="run", file=sys.stderr, disable=not show_progress, leave=False,
-            delay=1.0,  # the first batch waits for the workers to start: no bar at 0% with a wild ETA
+            delay=BAR_DELAY,
         )
         self._parallel: Any = None
         if n_jobs != 1:

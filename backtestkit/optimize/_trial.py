@@ -121,23 +121,29 @@ class Study:
     def _record(self, keys: Sequence[Key], outcomes: Sequence[Outcome],
                 params: Sequence[dict[str, Any]] | None = None) -> range:
         """Add trials (in order); returns their numbers."""
-        start = len(self._keys)
-        width = len(self.metric_names)
-        rows = np.full((len(outcomes), width), np.nan)
-        for i, (key, outcome) in enumerate(zip(keys, outcomes, strict=True)):
-            number = start + i
-            self._keys.append(key)
-            self._params.append(params[i] if params is not None else self._decode(key))
-            self._states.append(outcome.state)
-            self._values.append(outcome.value)
-            self._durations.append(outcome.duration)
-            if outcome.metrics is not None and width:
+        rows = np.full((len(outcomes), len(self.metric_names)), np.nan)
+        for i, outcome in enumerate(outcomes):
+            if outcome.metrics is not None and self.metric_names:
                 rows[i] = outcome.metrics
-            if outcome.error is not None:
-                self._errors[number] = outcome.error
-            self._index[key] = number
-        if width and len(outcomes):
-            self._metrics.append(rows)
+        return self._extend(
+            keys, params if params is not None else [self._decode(key) for key in keys],
+            [o.state for o in outcomes], [o.value for o in outcomes], rows, [o.duration for o in outcomes],
+            {i: o.error for i, o in enumerate(outcomes) if o.error is not None})
+
+    def _extend(self, keys: Sequence[Key], params: Sequence[dict[str, Any]], states: Sequence[str],
+                values: Sequence[float], metrics: np.ndarray, durations: Sequence[float],
+                errors: Mapping[int, str]) -> range:
+        """Add trials column by column (``errors`` by position among them); returns their numbers."""
+        start = len(self._keys)
+        self._keys.extend(keys)
+        self._params.extend(params)
+        self._states.extend(states)
+        self._values.extend(values)
+        self._durations.extend(durations)
+        if self.metric_names and len(keys):
+            self._metrics.append(metrics)
+        self._errors.update({start + i: error for i, error in errors.items()})
+        self._index.update(zip(keys, range(start, start + len(keys)), strict=True))
         return range(start, len(self._keys))
 
     def _finished_number(self, key: Key) -> int | None:

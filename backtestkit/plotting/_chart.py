@@ -22,6 +22,7 @@ from bokeh.models import (
     ColumnDataSource,
     CrosshairTool,
     CustomJS,
+    CustomJSTicker,
     CustomJSTickFormatter,
     HoverTool,
     LayoutDOM,
@@ -34,7 +35,7 @@ from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 from bokeh.transform import linear_cmap
 
-from backtestkit._errors import Verbatim, param_error
+from backtestkit._errors import Verbatim, param_error, warn
 from backtestkit.plotting._downsample import (
     Grouping,
     by_rule,
@@ -63,6 +64,39 @@ const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.01 || 1;
 price.start = lo - pad; price.end = hi + pad;
 if (volume_range !== null && top > 0) { volume_range.start = 0; volume_range.end = top * 1.05; }
 """
+
+# Date ticks on the x axis (bar positions): at the first bar of a round period (year, month, week, day,
+# hour...), the finest kind of period that gives at most 8 ticks in view; the formatter shows as much
+# of the date as that period needs ("2016", "2016-03", "2016-03-07", "2016-03-07 14:00").
+_CALENDAR_TICKS = """
+const labels = source.data.label, n = labels.length;
+const i0 = Math.max(1, Math.ceil(cb_data.range.start)), i1 = Math.min(n - 1, Math.floor(cb_data.range.end));
+const day = 864e5, year = (t) => new Date(t).getUTCFullYear();
+const month = (t) => { const d = new Date(t); return d.getUTCFullYear() * 12 + d.getUTCMonth(); };
+const steps = [  // coarse to fine: [unit shown, the period a label falls in]
+  ...[50, 20, 10, 5, 2, 1].map((k) => ["year", (t) => Math.floor(year(t) / k)]),
+  ...[6, 3, 1].map((k) => ["month", (t) => Math.floor(month(t) / k)]),
+  ["day", (t) => Math.floor((t / day + 3) / 7)],  // weeks from Monday (1970-01-01 was a Thursday)
+  ["day", (t) => Math.floor(t / day)],
+  ...[12, 6, 3, 1].map((k) => ["minute", (t) => Math.floor(t / 36e5 / k)]),
+  ...[30, 15, 5, 1].map((k) => ["minute", (t) => Math.floor(t / 6e4 / k)]),
+];
+let best = [], unit = "day";
+for (const [shown, period] of steps) {
+  const ticks = [];
+  let last = period(labels[i0 - 1]);
+  for (let i = i0; i <= i1 && ticks.length <= 8; i++) {
+    const p = period(labels[i]);
+    if (p !== last) ticks.push(i);
+    last = p;
+  }
+  if (ticks.length > 8) break;
+  if (ticks.length >= 1) { best = ticks; unit = shown; }
+}
+source._tick_unit = unit;
+return best;
+"""
+_DATE_WIDTH = {"year": 4, "month": 7, "day": 10, "minute": 16}  # characters of an ISO time to show
 
 
 class Indicator(NamedTuple):
@@ -282,8 +316,12 @@ class _Chart:
         axis = panels[-1].xaxis[0]
         axis.visible = True
         axis.ticker.min_interval = 1
-        width = 10 if self.time_format == "%F" else 16  # characters of an ISO time: the date (and time)
-        shown = f'new Date(v).toISOString().slice(0, {width}).replace("T", " ")'
+        if self.is_datetime:
+            axis.ticker = CustomJSTicker(args={"source": self.source}, major_code=_CALENDAR_TICKS)
+            for panel in panels:  # vertical grid lines on the date ticks
+                panel.xgrid.ticker = axis.ticker
+        shown = (f"new Date(v).toISOString().slice(0, ({_DATE_WIDTH})[source._tick_unit] || 16)"
+                 '.replace("T", " ")')
         axis.formatter = CustomJSTickFormatter(args={"source": self.source}, code=(
             "const labels = source.data.label, i = Math.round(tick);\n"
             "if (i < 0 || i >= labels.length) return '';\n"
@@ -440,6 +478,8 @@ def _superimpose(chart: _Chart, fig: figure, rule: str) -> None:
 
 def _volume_panel(chart: _Chart) -> figure:
     fig = chart.figure("volume", 80, "Volume", "0 a")
+    fig.yaxis.ticker.desired_num_ticks = 2  # 0 and a round number or two: more do not fit 80 px
+    fig.yaxis.minor_tick_line_color = None
     top = float(chart.bars["Volume"].max())
     fig.y_range = Range1d(0, top * 1.05 if top > 0 else 1.0)
     bars = fig.vbar("x", 0.8, "Volume", source=chart.source, fill_color=_by_sign("inc"),
@@ -452,7 +492,9 @@ def _indicator_lines(chart: _Chart, close: np.ndarray, indicators: Sequence[Indi
     """The indicators to plot, averaged over each plotted bar and stored in the source, ready to draw."""
     palette, result = itertools.cycle(Category10_10), []
     for i, indicator in enumerate(x for x in indicators if x.plot):
-        values = np.atleast_2d(np.asarray(indicator.values, dtype=np.float64))
+        values = _numbers(indicator)
+        if values is None:
+            continue
         columns = [f"indicator{i}_{j}" for j in range(len(values))]
         chart.source.data.update(zip(columns, chart.grouping.mean(values), strict=True))
         labels = _row_labels(indicator.name, len(values))
@@ -464,6 +506,22 @@ def _indicator_lines(chart: _Chart, close: np.ndarray, indicators: Sequence[Indi
         overlay = is_overlay(values, close) if indicator.overlay is None else bool(indicator.overlay)
         result.append(_Lines(", ".join(labels), columns, labels, colors, overlay, bool(indicator.scatter)))
     return result
+
+
+def _numbers(indicator: Indicator) -> np.ndarray | None:
+    """An indicator's values as 2-D float64, or None (with a warning) if they are not numbers (text,
+    dates)."""
+    values = np.asarray(indicator.values)
+    if values.dtype.kind in "biuf":
+        return np.atleast_2d(values.astype(np.float64, copy=False))
+    if values.dtype.kind == "O":  # numbers and None (as NaN), say
+        try:
+            return np.atleast_2d(values.astype(np.float64))
+        except (TypeError, ValueError):
+            pass
+    warn(f"{_OWNER}: indicator {indicator.name!r} is left out of the chart: its values are not numbers "
+         f"(dtype {values.dtype}).")
+    return None
 
 
 def _row_labels(name: str | list[str], rows: int) -> list[str]:
@@ -546,7 +604,7 @@ def _check_indicators(indicators: object, n_bars: int) -> None:
         raise param_error(_OWNER, "indicators", "a sequence of Indicator", indicators, exc=TypeError)
     for indicator in indicators:
         values = np.asarray(indicator.values)
-        if values.ndim not in (1, 2) or values.shape[-1] != n_bars or values.dtype.kind not in "biuf":
+        if values.ndim not in (1, 2) or values.shape[-1] != n_bars:
             raise param_error(_OWNER, "indicators", f"Indicators of {n_bars} numbers a line",
                               Verbatim(f"{indicator.name!r} of shape {values.shape}"))  # fmt: skip
         rows, name = (1 if values.ndim == 1 else len(values)), indicator.name

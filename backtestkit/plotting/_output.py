@@ -10,11 +10,14 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-import bokeh.io
+from bokeh.document import Document
 from bokeh.embed import file_html
+from bokeh.io.notebook import run_notebook_hook
+from bokeh.io.state import State
 from bokeh.models import LayoutDOM
 from bokeh.resources import CDN, INLINE
 
+from backtestkit import _settings as settings
 from backtestkit._errors import param_error
 
 #: 'inline' embeds BokehJS in the page (works offline, loads nothing); 'cdn' loads it from cdn.bokeh.org.
@@ -61,6 +64,8 @@ def write_html(layout: LayoutDOM, path: Path, *, title: str, resources: str) -> 
     >>> '<title>T</title>' in page.read_text(encoding='utf-8')
     True
     """
+    if layout.document is None:  # a document of its own: nothing of bokeh's global curdoc() comes along
+        Document().add_root(layout)  # (such as the page callbacks another library registers there)
     html = file_html(layout, INLINE if resources == "inline" else CDN, title=title)
     path.write_text(html, encoding="utf-8")
     return path
@@ -73,14 +78,32 @@ def show_or_write(layout: LayoutDOM, filename: str | os.PathLike[str] | None, *,
     Without a filename the page is named after the strategy (:func:`default_filename`), in the working
     directory; BokehJS is inlined, so the page works offline.
     """
-    if filename is None and in_notebook():
-        bokeh.io.output_notebook(INLINE, hide_banner=True)
-        bokeh.io.show(layout)
+    inline = settings.notebook_output if settings.notebook_output is not None else in_notebook()
+    if filename is None and inline:
+        show_inline(layout)
         return
-    path = write_html(layout, Path(filename if filename is not None else default_filename(strategy)),
-                      title=title, resources="inline")
+    path = Path(filename if filename is not None else default_filename(strategy))
+    if path.suffix.lower() not in (".html", ".htm"):
+        path = path.with_name(path.name + ".html")  # filename="chart" writes chart.html
+    write_html(layout, path, title=title, resources="inline")
     if open_browser:
         webbrowser.open(path.resolve().as_uri())
+
+
+def show_inline(layout: LayoutDOM) -> None:
+    """Show ``layout`` in the notebook: BokehJS goes in once per session (inline, no network), then
+    each chart brings only its own data."""
+    global _bokehjs_loaded
+    if not _bokehjs_loaded:
+        # resources, verbose, no banner, timeout
+        run_notebook_hook("jupyter", "load", INLINE, False, True, 5000)
+        _bokehjs_loaded = True
+    state = State()  # our own: a file the user set with bokeh's output_file() is left alone
+    state.output_notebook("jupyter")
+    run_notebook_hook("jupyter", "doc", layout, state, None)
+
+
+_bokehjs_loaded = False  # whether this session (kernel) has sent BokehJS to the notebook
 
 
 def in_notebook() -> bool:
@@ -91,10 +114,13 @@ def in_notebook() -> bool:
 
 
 def default_filename(strategy: object) -> str:
-    """The file a chart goes to when no filename is given: the strategy's class name + '.html'.
+    """The file a chart goes to when no filename is given: the strategy and the parameters it ran with
+    (as ``str(stats['_strategy'])`` shows them, and as backtesting.py names it) + '.html'.
 
-    >>> default_filename("SmaCross(n1=10,n2=20)")
-    'SmaCross.html'
+    Characters that file systems refuse (``/ \\ : * ? " < > |``) become ``_``.
+
+    >>> default_filename("SmaCross(n1=10,n2=20)"), default_filename("SmaCross"), default_filename("S(p=a/b)")
+    ('SmaCross(n1=10,n2=20).html', 'SmaCross.html', 'S(p=a_b).html')
     """
-    name = re.sub(r"[^\w.-]+", "_", str(strategy).split("(")[0]).strip("._")
+    name = re.sub(r'[\x00-\x1f/\\:*?"<>|]+', "_", str(strategy)).strip(" .")
     return f"{name or 'backtest'}.html"

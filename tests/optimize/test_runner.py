@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -152,9 +153,13 @@ def test_an_exception_that_cannot_travel_comes_back_as_text():
         run_search(raises_unpicklable, {"n1": [0]}, known_params=["n1"], n_jobs=2, show_progress=False)
 
 
-def test_progress_bar_on_stderr(capsys):
-    run_search(lambda p: 0.0, {"n1": range(50)}, known_params=["n1"], n_jobs=1, show_progress=True)
-    assert "Backtest.optimize:   0%|          | 0/50" in capsys.readouterr().err
+def test_progress_bar_on_stderr_and_a_summary_that_stays(capsys, monkeypatch):
+    monkeypatch.setattr(_runner, "BAR_DELAY", 0)  # the bar shows at once, not after a second
+    run_search(lambda p: float(p["n1"]), {"n1": range(50)}, known_params=["n1"], n_jobs=1, show_progress=True)
+    err = capsys.readouterr().err
+    assert "Backtest.optimize:   0%|          | 0/50" in err
+    assert re.search(r"[\r\n]Backtest.optimize: 50 runs in [\d.]+ s \([\d.,]+ ms a run, 1 worker\); best "
+                     r"objective 49 at n1=49\n$", err)
     for show_progress in (False, None):  # None: off, since stderr is not a terminal here
         run_search(
             lambda p: 0.0, {"n1": range(50)}, known_params=["n1"], n_jobs=1, show_progress=show_progress
@@ -198,7 +203,8 @@ def test_objective_defined_in_main_without_a_guard():
     assert (process.returncode, out.split()) == (0, ["True", "8"]), err
 
 
-def test_ctrl_c_stops_and_leaves_no_worker_behind(tmp_path):
+def busy_search(folder: Path) -> tuple[subprocess.Popen, list[int]]:
+    """A search on two workers in a child process, and the workers' pids once both are busy."""
     process = run_script(
         """
         import os, sys, time, pathlib
@@ -211,14 +217,19 @@ def test_ctrl_c_stops_and_leaves_no_worker_behind(tmp_path):
 
         run_search(objective, {'n1': range(1000)}, known_params=['n1'], n_jobs=2, show_progress=False)
     """,
-        str(tmp_path),
+        str(folder),
     )
     for _ in range(600):  # wait (up to a minute) until both workers are busy
-        if len(list(tmp_path.iterdir())) >= 2:
+        if len(list(folder.iterdir())) >= 2:
             break
         time.sleep(0.1)
-    workers = [int(path.name) for path in tmp_path.iterdir()]
+    workers = [int(path.name) for path in folder.iterdir()]
     assert len(workers) == 2
+    return process, workers
+
+
+def test_ctrl_c_stops_and_leaves_no_worker_behind(tmp_path):
+    process, workers = busy_search(tmp_path)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode != 0 and "SearchInterrupted: Backtest.optimize was interrupted after" in err
@@ -255,26 +266,8 @@ def test_a_killed_worker_is_named_and_the_finished_trials_are_kept(tmp_path):
 
 
 def test_workers_exit_soon_after_the_driver_is_killed(tmp_path):
-    process = run_script(
-        """
-        import os, sys, time, pathlib
-        from backtestkit.optimize import run_search
-
-        def objective(p):
-            (pathlib.Path(sys.argv[1]) / str(os.getpid())).touch()
-            time.sleep(0.2)
-            return 0.0
-
-        run_search(objective, {'n1': range(1000)}, known_params=['n1'], n_jobs=2, show_progress=False)
-    """,
-        str(tmp_path),
-    )
-    for _ in range(600):  # wait (up to a minute) until both workers are busy
-        if len(list(tmp_path.iterdir())) >= 2:
-            break
-        time.sleep(0.1)
-    workers = [psutil.Process(int(path.name)) for path in tmp_path.iterdir()]
-    assert len(workers) == 2
+    process, pids = busy_search(tmp_path)
+    workers = [psutil.Process(pid) for pid in pids]
     process.kill()
     process.wait()  # not communicate(): the workers hold the pipes open while they live
     _, alive = psutil.wait_procs(workers, timeout=10)  # they poll for their parent twice a second
