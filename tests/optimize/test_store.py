@@ -212,7 +212,8 @@ def test_summaries_count_states_and_see_a_dead_writer(objectives, tmp_path):
         [summary] = store.summaries()
         assert (summary["ok"], summary["failed"], summary["state"]) == (5, 0, "complete")
         assert summary["best"] == load_study(tmp_path / "runs.db").best_value
-        store.update(store.find("s")[0], state="running", info=summary["info"])  # as a killed writer leaves it
+        # as a killed writer leaves it
+        store.update(store.find("s")[0], state="running", info=summary["info"])
         assert store.summaries()[0]["state"] == "interrupted"
         store.lock(store.find("s")[0], "s")
         assert store.summaries()[0]["state"] == "running"  # this process writes it: no probe
