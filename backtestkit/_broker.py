@@ -293,7 +293,7 @@ class Broker:
                 self._brackets.append((order, level))
                 return
             if low <= level <= high:
-                warn(f"({self.index[i]}) A stop-loss or take-profit would fill in the same bar as its "
+                warn(f"({self.index[i]}) A stop-loss or take-profit would execute in the same bar as its "
                      f"stop/limit entry ({trade!r}), maybe before the entry: the bar's prices do not tell. "
                      "It is matched from the next bar on.")
                 return

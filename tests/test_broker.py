@@ -310,13 +310,13 @@ def test_stop_and_limit_entry_brackets_proven_after_the_fill_fill_on_the_entry_b
     ids=["stop-sl", "stop-sl-and-tp", "limit-tp"],
 )
 def test_stop_and_limit_entry_brackets_maybe_before_the_fill_wait_with_a_warning(order, expected):
-    with pytest.warns(UserWarning, match=r"would fill in the same bar as its stop/limit entry"):
+    with pytest.warns(UserWarning, match=r"would execute in the same bar as its stop/limit entry"):
         stats = run({1: order}, ENTRY)
     assert_fills(stats, expected)
 
 
 def test_deferred_bracket_stays_deferred_when_another_entry_fills():
-    with pytest.warns(UserWarning, match=r"would fill in the same bar as its stop/limit entry"):
+    with pytest.warns(UserWarning, match=r"would execute in the same bar as its stop/limit entry"):
         stats = run({1: lambda s: (s.buy(size=10, stop=104, sl=101.5), s.buy(size=5, sl=90))})
     # the stop entry fills at 104 on bar 2 (102..106, low 101): whether the low came after it is
     # unknown, so its SL 101.5 waits for bar 3 (fills at 101.5 there); the market buy of 5 at 102
@@ -644,7 +644,7 @@ def test_finalize_closes_at_the_last_close_not_the_last_open():
 
 
 def test_without_finalize_open_trades_warn_and_are_left_out():
-    with pytest.warns(UserWarning, match=r"^Some trades remain open at the end of the backtest"):
+    with pytest.warns(UserWarning, match=r"^Some trades remain open at the end of backtest"):
         stats = run({1: buy(size=10)}, finalize_trades=False)
     assert stats["# Trades"] == 0
     assert stats["Equity Final [$]"] == pytest.approx(9_970)  # still marked at the last close

@@ -7,6 +7,7 @@ purpose (doc/differences.md), the test shows both behaviours.
 from __future__ import annotations
 
 import pickle
+import re
 import sys
 import types
 import warnings
@@ -369,6 +370,29 @@ def test_the_margin_warning_says_insufficient_margin():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*insufficient margin")  # a user's filter line
         backtestkit.Backtest(DATA.iloc[:20], make(OURS)).run()
+
+
+def test_the_same_bar_bracket_and_open_trades_warnings_start_with_backtesting_pys_words():
+    # a limit entry filled inside a bar that also reaches its take-profit, left open at the end
+    bars = pd.DataFrame([(100, 101, 99, 100)] * 2 + [(100, 106, 95, 105)] + [(100, 101, 99, 100)] * 3,
+                        columns=["Open", "High", "Low", "Close"], index=pd.date_range("2020-01-01", periods=6))
+
+    def make(lib):
+        class SameBar(lib.Strategy):
+            def init(self):
+                pass
+
+            def next(self):
+                if len(self.data) == 2:
+                    self.buy(size=1, limit=98, sl=90, tp=106)  # 106 may have traded before 98
+
+        return SameBar
+
+    user_filters = [".*would execute in the same bar", "Some trades remain open at the end of backtest"]
+    for lib in (ORACLE, OURS):
+        _, told = run(lib, make, bars)
+        messages = [str(w.message) for w in told]
+        assert all(any(re.match(f, m) for m in messages) for f in user_filters), (lib, messages)
 
 
 # --- plot(): file names, what cannot be drawn, pickled results, fractional units -------------------
