@@ -374,8 +374,9 @@ def test_the_margin_warning_says_insufficient_margin():
 
 def test_the_same_bar_bracket_and_open_trades_warnings_start_with_backtesting_pys_words():
     # a limit entry filled inside a bar that also reaches its take-profit, left open at the end
-    bars = pd.DataFrame([(100, 101, 99, 100)] * 2 + [(100, 106, 95, 105)] + [(100, 101, 99, 100)] * 3,
-                        columns=["Open", "High", "Low", "Close"], index=pd.date_range("2020-01-01", periods=6))
+    flat = [(100, 101, 99, 100)]
+    bars = pd.DataFrame(flat * 2 + [(100, 106, 95, 105)] + flat * 3, columns=["Open", "High", "Low", "Close"],
+                        index=pd.date_range("2020-01-01", periods=6))
 
     def make(lib):
         class SameBar(lib.Strategy):
