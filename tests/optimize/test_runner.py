@@ -248,7 +248,8 @@ def test_failure_record_survives_pickling():
 
 
 def dies_at_25(p: dict) -> float:
-    if p["n1"] == 25:  # dispatched long after the first batches have come back
+    if p["n1"] == 25:  # once the other worker has had time to finish the rest
+        time.sleep(2)
         os._exit(1)  # as an out-of-memory kill would
     return float(p["n1"])
 
