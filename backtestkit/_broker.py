@@ -74,7 +74,8 @@ class Broker:
         self.ruin_band = (-inf, inf)  # Close prices outside it may ruin the account
         # Flat arrays of doubles: nothing for the garbage collector, and numpy copies them in one go
         self._cash_ledger = array("d")  # bar, cash after that bar's fills, bar, cash, ...
-        self._holdings = array("d")  # from bar, to bar, size, entry price, from bar, ...
+        self._holdings = array("d")  # from bar, to bar, size, entry price, trade number, from bar, ...
+        self._opened = 0  # trades opened so far: the next trade's number
 
     def __getstate__(self) -> dict:  # memoryviews do not pickle; the arrays they view do
         return {k: v.obj if isinstance(v, memoryview) else v for k, v in self.__dict__.items()}
@@ -91,10 +92,11 @@ class Broker:
 
     @property
     def equity(self) -> float:
-        price, open_pl = self._close[self.i], 0.0
+        """The cash plus each open trade's P/L at the Close, added in turn, oldest first."""
+        price, equity = self._close[self.i], self.cash
         for trade in self.trades:
-            open_pl += trade._size * (price - trade._entry_price)
-        return self.cash + open_pl
+            equity += trade._size * (price - trade._entry_price)
+        return equity
 
     def margin_available(self) -> float:
         price, open_pl, used = self._close[self.i], 0.0, 0.0
@@ -150,15 +152,20 @@ class Broker:
     def process_orders(self) -> None:
         """Match every pending order against the current bar.
 
-        A market entry's new stop-loss/take-profit are matched on the entry bar too (a second pass
-        over just those orders); nothing else is matched twice, so a stop-limit that triggered on
-        this bar, or a bracket deferred for an intrabar ambiguity, waits as it should.
+        A market entry's new stop-loss/take-profit are matched on the entry bar too, and so are a
+        stop or limit entry's where the bar's prices prove they traded after the entry: a second pass
+        over just those orders, in queue order: the stop-losses first, the newest first, then the
+        take-profits, the oldest first. Nothing else is matched twice, so a stop-limit that
+        triggered on this bar, or a bracket deferred for an intrabar ambiguity, waits as it should.
         """
-        self._brackets: list[Order] = []
+        self._brackets: list[tuple[Order, float | None]] = []  # (bracket, its price if already known)
         self._match(list(self.orders))
-        while self._brackets:
-            orders, self._brackets = self._brackets, []
-            self._match(orders)
+        stops = [b for b in reversed(self._brackets) if b[0] is b[0]._parent._sl_order]
+        for order, price in stops + [b for b in self._brackets if b not in stops]:
+            if price is None:
+                self._match([order])
+            elif order._live:
+                self._fill_closing(order, price, self.i)
         self._refresh_exposure()
 
     def _refresh_exposure(self) -> None:
@@ -202,7 +209,7 @@ class Broker:
             if order._parent is not None:
                 self._fill_closing(order, price, bar)
             else:
-                self._fill_new(order, price, bar, is_market, low, high)
+                self._fill_new(order, price, bar, is_market)
 
     def _fill_price(self, order: Order, bar_open: float, high: float, low: float) -> tuple[float, int] | None:
         """The price and bar a limit or stop order fills at on this bar, or None if it does not fill."""
@@ -236,8 +243,7 @@ class Broker:
             order._live = False
             self.orders.remove(order)
 
-    def _fill_new(self, order: Order, price: float, bar: int, is_market: bool, low: float,
-                  high: float) -> None:
+    def _fill_new(self, order: Order, price: float, bar: int, is_market: bool) -> None:
         """Fill a new order: close opposite trades (FIFO), then open a trade with what remains."""
         order._live = False  # filled: off the queue
         self.orders.remove(order)
@@ -261,15 +267,36 @@ class Broker:
             self._warn_margin("order")
             return
         trade = self._open_trade(adjusted, need, order, bar)
-        sl, tp = order._sl, order._tp
-        if sl is None and tp is None:
+        if order._sl is not None or order._tp is not None:
+            self._entry_brackets(trade, price, is_market)
+
+    def _entry_brackets(self, trade: Trade, price: float, is_market: bool) -> None:
+        """Match a new trade's stop-loss and take-profit on its entry bar, where that is sound.
+
+        After a fill at the Open (market entries, gaps) the whole bar came after: its brackets are
+        matched like any order. After a fill inside the bar at ``price``, the bar is known to have
+        traded, after the fill, every price from it to the Close and to the High (reached on the way
+        up) or the Low (on the way down); a bracket within those fills at its price (the stop-loss
+        first) in the second pass. A bracket the bar reached only perhaps before the fill waits for
+        the next bar, and so does the take-profit beside it.
+        """
+        i = self.i
+        bar_open, high, low, close = self._open[i], self._high[i], self._low[i], self._close[i]
+        brackets = [(o, o._stop if o is trade._sl_order else o._limit)
+                    for o in (trade._sl_order, trade._tp_order) if o is not None]
+        if is_market or price == bar_open:
+            self._brackets += [(o, None) for o, _ in brackets]
             return
-        if is_market:
-            self._brackets += [o for o in (trade._sl_order, trade._tp_order) if o is not None]
-        elif any(x is not None and low <= x <= high for x in (sl, tp)):
-            warn(f"({self.index[self.i]}) A stop-loss or take-profit would fill in the same bar as its "
-                 f"stop/limit entry ({trade!r}). The order of prices within a bar is unknown, so it is "
-                 "matched from the next bar on.")
+        after = (min(price, close), high) if price > bar_open else (low, max(price, close))
+        for order, level in brackets:  # the stop-loss first
+            if after[0] <= level <= after[1]:
+                self._brackets.append((order, level))
+                return
+            if low <= level <= high:
+                warn(f"({self.index[i]}) A stop-loss or take-profit would execute in the same bar as its "
+                     f"stop/limit entry ({trade!r}), maybe before the entry: the bar's prices do not tell. "
+                     "It is matched from the next bar on.")
+                return
 
     def _close_opposite(self, need: int, price: float, bar: int) -> int:
         """Close or reduce opposite trades, oldest first, against ``need`` units; return the units left."""
@@ -312,6 +339,7 @@ class Broker:
     def _open_trade(self, price: float, size: int, order: Order, bar: int) -> Trade:
         fee = self._fee(size, price)
         trade = Trade(self, size, price, bar, order._tag, fee, self.i)
+        trade._seq, self._opened = self._opened, self._opened + 1
         self.cash -= fee
         self._cash_ledger.extend((self.i, self.cash))
         self.trades.append(trade)
@@ -362,22 +390,39 @@ class Broker:
 
     def _book_holding(self, trade: Trade) -> None:
         """Record that the trade held its current size from ``trade._since`` to the current bar."""
-        self._holdings.extend((trade._since, self.i, trade._size, trade._entry_price))
+        self._holdings.extend((trade._since, self.i, trade._size, trade._entry_price, trade._seq))
         trade._since = self.i
 
     # --- the equity curve --------------------------------------------------------------------
     def equity_curve(self, start_cash: float, end: int | None = None) -> np.ndarray:
-        """Equity at each bar's Close: cash plus open trades marked to market.
+        """Equity at each bar's Close: the cash, plus each open trade's ``size * (close - entry price)``
+        in turn, oldest first, as :attr:`equity` adds them up while the strategy runs.
 
-        Bars from ``end`` on (the bar the account ran out of money) are zero.
+        Bars from ``end`` on (the bar the account ran out of money) are zero. Every holding is
+        expanded to its bars, and the cash and products are summed per bar in one vectorised pass
+        (``np.bincount`` adds in order). A flat bar is exactly its cash, and a product is the same
+        number on every bar it recurs on, so equal equity is equal to the bit and drawdown peaks
+        compare exactly.
         """
         n = len(self._closes)
         stop = n if end is None else end
-        equity = self._cash(n, start_cash)
-        equity += self._open_pl(n, stop)
+        cash = self._cash(n, start_cash)
+        holdings = self._holdings + array("d", [x for t in self.trades
+                                                for x in (t._since, stop, t._size, t._entry_price, t._seq)])
+        if holdings:
+            first, last, size, entry, seq = np.array(holdings).reshape(-1, 5).T
+            oldest_first = np.argsort(seq, kind="stable")
+            first, last = first[oldest_first].astype(np.intp), last[oldest_first].astype(np.intp)
+            lengths = last - first
+            bars = np.arange(n + lengths.sum(), dtype=np.intp)  # the bars themselves, for the cash
+            bars[n:] += np.repeat(first - n - (np.cumsum(lengths) - lengths), lengths)  # each holding's bars
+            amounts = np.concatenate((cash, self._closes[bars[n:]]))
+            amounts[n:] -= np.repeat(entry[oldest_first], lengths)
+            amounts[n:] *= np.repeat(size[oldest_first], lengths)
+            cash = np.bincount(bars, weights=amounts, minlength=n)
         if end is not None:
-            equity[end:] = 0.0
-        return equity
+            cash[end:] = 0.0
+        return cash
 
     def _cash(self, n: int, start_cash: float) -> np.ndarray:
         """Cash at each bar's Close: the ledger's last entry of a bar holds until the next fill."""
@@ -389,31 +434,3 @@ class Broker:
             bars, values = bars[last_of_bar].astype(int), values[last_of_bar]
             cash[bars[0]:] = np.repeat(values, np.diff(bars, append=n))
         return cash
-
-    def _open_pl(self, n: int, stop: int) -> np.ndarray:
-        """Open trades' P/L at each Close, ``net_size * close - cost_basis``, in one vectorised pass.
-
-        Each holding adds its size and cost from its first bar and removes them from its last, so
-        running sums give the net size and cost basis of every bar. Bars with nothing open are set to
-        exactly zero, so equity there is exactly the cash (drawdown peaks compare exactly).
-        """
-        holdings = self._holdings + array("d", [x for t in self.trades
-                                                for x in (t._since, stop, t._size, t._entry_price)])
-        if not holdings:
-            return np.zeros(n)
-        first, last, size, entry = np.array(holdings).reshape(-1, 4).T
-        first, last = first.astype(np.intp), last.astype(np.intp)
-
-        def running_sum(amount: np.ndarray, dtype: type) -> np.ndarray:
-            steps = np.zeros(n + 1, dtype=dtype)
-            np.add.at(steps, first, amount)
-            np.add.at(steps, last, -amount)
-            return np.cumsum(steps[:n], out=steps[:n])
-
-        pl = running_sum(size, float)  # the net size, in whole units: exact sums
-        # nothing is open where the net size is 0, unless long and short trades are open at once (hedging)
-        flat = running_sum(np.ones(len(size), dtype=np.int32), np.int32) == 0 if self._hedging else pl == 0
-        pl *= self._closes
-        pl -= running_sum(size * entry, float)  # net size times the close, less the cost basis
-        pl[flat] = 0.0
-        return pl

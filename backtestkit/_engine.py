@@ -97,7 +97,7 @@ class Engine:
             broker.i = len(self.data) - 1
             broker.close_all(broker.last_price)
         elif ruined_at is None and broker.trades:
-            warn("Some trades remain open at the end of the backtest and are not in the stats. "
+            warn("Some trades remain open at the end of backtest and are not in the stats. "
                  "Use Backtest(..., finalize_trades=True) to close them at the last Close.")
         return broker, strategy, broker.equity_curve(self.cash, end=ruined_at)
 

@@ -145,7 +145,7 @@ class Trade:
 
     __slots__ = ("_broker", "_size", "_entry_price", "_exit_price", "_entry_bar", "_exit_bar",
                  "_sl_order", "_tp_order", "_tag", "_entry_fee", "_fees", "_since",
-                 "_sl_value", "_tp_value")
+                 "_sl_value", "_tp_value", "_seq")
 
     def __init__(self, broker: Broker, size: int | float, entry_price: float, entry_bar: int,
                  tag: object, entry_fee: float, since: int) -> None:
@@ -163,6 +163,7 @@ class Trade:
         self._since = since  # bar from which the current size counts in the equity curve
         self._sl_value: float | None = None
         self._tp_value: float | None = None
+        self._seq = 0  # the broker numbers the trades it opens, oldest first
 
     def __repr__(self) -> str:
         exit_ = f" exit={self._exit_price:.6g}@{self._exit_bar}" if self._exit_bar is not None else ""

@@ -150,10 +150,15 @@ class Strategy:
         return names
 
     def _run_init(self) -> None:
+        """Run ``init()``. It sees the whole data, so its latest price, the one an order's sl/tp are
+        checked against, is the last Close; its orders are matched from the first bar next() runs on."""
         token = initialising.set(self)
+        broker = self._broker
+        broker.i = len(self._data) - 1
         try:
             self.init()
         finally:
+            broker.i = 0
             initialising.reset(token)
 
     # --- orders ------------------------------------------------------------------------------

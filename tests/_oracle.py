@@ -161,7 +161,9 @@ def assert_same_frame(actual: pd.DataFrame, expected: pd.DataFrame, what: str) -
     row = int(rows.argmax()) if rows.any() else n
     columns = [column for column, mask in cells.items() if row < n and mask[row]]
     around = slice(max(row - 1, 0), row + 2)
-    side_by_side = pd.concat({"ours": actual.iloc[around], "oracle": expected.iloc[around]})
+    with warnings.catch_warnings():  # only the message: pandas 2 warns when a column is all NaN here
+        warnings.simplefilter("ignore", FutureWarning)
+        side_by_side = pd.concat({"ours": actual.iloc[around], "oracle": expected.iloc[around]})
     raise AssertionError(
         f"{what}: ours has {len(actual)} rows, the oracle {len(expected)}; first difference at row {row}"
         f" in {columns}:\n{side_by_side.sort_index(level=1, kind='stable').to_string()}"

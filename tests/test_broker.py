@@ -262,30 +262,66 @@ def test_market_entry_stop_loss_and_take_profit_match_on_the_entry_bar(order, ex
     assert_fills(stats, (10, 2, 2, 101, exit_price))
 
 
+ENTRY = bars(
+    (100, 101, 99, 100),
+    (100, 101, 99, 100),  # 1: the orders are placed
+    (100, 106, 99.5, 105),  # 2: the entry bar
+    (105, 105.5, 103, 104),  # 3
+    (100, 101, 99, 100),  # 4
+)
+
+
 @pytest.mark.parametrize(
     "order, expected",
     [
-        # limit entry at bar 2's open 102 (limit 103); SL 101.5 lies within bar 2 (101..106): deferred,
-        # bar 3 (opens 105, low 96) fills it at 101.5
-        (buy(size=10, limit=103, sl=101.5), (10, 2, 3, 102, 101.5)),
-        # stop entry at 104 on bar 2; TP 105.5 lies within bar 2: deferred, bar 3 opens at 105 and
-        # reaches 107: fills at 105.5
-        (buy(size=10, stop=104, tp=105.5), (10, 2, 3, 104, 105.5)),
+        # buy stop 102: bar 2 rose from 100 through 102 (the fill) and on to 106, so it traded 104 after
+        # the fill: the TP fills on bar 2 at 104
+        (buy(size=10, stop=102, tp=104), (10, 2, 2, 102, 104)),
+        # buy limit 99.8: bar 2 fell from 100 through 99.8 (the fill) on to 99.5: the SL 99.6 fills
+        (buy(size=10, limit=99.8, sl=99.6), (10, 2, 2, 99.8, 99.6)),
+        # buy limit 99.8: after the fill bar 2 also went on to its close 105, through the TP 103
+        (buy(size=10, limit=99.8, tp=103), (10, 2, 2, 99.8, 103)),
+        # buy limit 101: bar 2 opens at 100, below the limit: filled at the open, the whole bar came
+        # after: the TP fills at 104, as a market entry's would
+        (buy(size=10, limit=101, tp=104), (10, 2, 2, 100, 104)),
+        # sell stop 99.8: bar 2 fell through 99.8 (the fill), then closed at 105, through the SL 100.5
+        (sell(size=10, stop=99.8, sl=100.5), (-10, 2, 2, 99.8, 100.5)),
     ],
-    ids=["limit-entry-sl", "stop-entry-tp"],
+    ids=["stop-tp-up-to-the-high", "limit-sl-down-to-the-low", "limit-tp-to-the-close", "limit-at-the-open",
+         "stop-sl-to-the-close"],
 )
-def test_limit_and_stop_entry_brackets_in_the_entry_bar_are_deferred(order, expected):
-    with pytest.warns(UserWarning, match=r"would fill in the same bar as its stop/limit entry"):
-        stats = run({1: order})
+def test_stop_and_limit_entry_brackets_proven_after_the_fill_fill_on_the_entry_bar(order, expected):
+    assert_fills(run({1: order}, ENTRY), expected)
+
+
+@pytest.mark.parametrize(
+    "order, expected",
+    [
+        # buy stop 102: bar 2 traded 101 (99.5..106), but perhaps only before it rose to 102 (it closed
+        # at 105): the SL waits; bar 3 stays above it (low 103), bar 4 opens at 100 below it: fills at 100
+        (buy(size=10, stop=102, sl=101), (10, 2, 4, 102, 100)),
+        # the same SL with a TP of 104 that bar 2 did trade after the fill: which came first is unknown,
+        # so both wait; bar 3 opens at 105, above the TP: fills at the open
+        (buy(size=10, stop=102, sl=101, tp=104), (10, 2, 3, 102, 105)),
+        # sell limit 103: bar 2 rose through 103 (the fill) to 106 and closed at 105; whether it came
+        # back to the TP 101 afterwards is unknown: bar 4 opens at 100, below it: fills at 100
+        (sell(size=10, limit=103, tp=101), (-10, 2, 4, 103, 100)),
+    ],
+    ids=["stop-sl", "stop-sl-and-tp", "limit-tp"],
+)
+def test_stop_and_limit_entry_brackets_maybe_before_the_fill_wait_with_a_warning(order, expected):
+    with pytest.warns(UserWarning, match=r"would execute in the same bar as its stop/limit entry"):
+        stats = run({1: order}, ENTRY)
     assert_fills(stats, expected)
 
 
 def test_deferred_bracket_stays_deferred_when_another_entry_fills():
-    with pytest.warns(UserWarning, match=r"would fill in the same bar as its stop/limit entry"):
-        stats = run({1: lambda s: (s.buy(size=10, limit=103, sl=101.5), s.buy(size=5, sl=90))})
-    # the limit entry at 102 defers its SL 101.5 to bar 3 (fills at 101.5 there); the market buy of 5
-    # at 102 (SL 90, never reached) closes at the end at 99
-    assert_fills(stats, (10, 2, 3, 102, 101.5), (5, 2, 4, 102, 99))
+    with pytest.warns(UserWarning, match=r"would execute in the same bar as its stop/limit entry"):
+        stats = run({1: lambda s: (s.buy(size=10, stop=104, sl=101.5), s.buy(size=5, sl=90))})
+    # the stop entry fills at 104 on bar 2 (102..106, low 101): whether the low came after it is
+    # unknown, so its SL 101.5 waits for bar 3 (fills at 101.5 there); the market buy of 5 at 102
+    # (SL 90, never reached) closes at the end at 99
+    assert_fills(stats, (10, 2, 3, 104, 101.5), (5, 2, 4, 102, 99))
 
 
 def test_limit_entry_bracket_outside_the_entry_bar_does_not_warn():
@@ -608,7 +644,7 @@ def test_finalize_closes_at_the_last_close_not_the_last_open():
 
 
 def test_without_finalize_open_trades_warn_and_are_left_out():
-    with pytest.warns(UserWarning, match=r"^Some trades remain open at the end of the backtest"):
+    with pytest.warns(UserWarning, match=r"^Some trades remain open at the end of backtest"):
         stats = run({1: buy(size=10)}, finalize_trades=False)
     assert stats["# Trades"] == 0
     assert stats["Equity Final [$]"] == pytest.approx(9_970)  # still marked at the last close
@@ -627,3 +663,67 @@ def test_equity_seen_in_next_matches_the_equity_curve():
 
     stats = Backtest(FRAME, Watcher, commission=(1, 0.01), spread=0.001).run()
     assert seen == pytest.approx(equity(stats)[1:])
+
+
+# --- rules where backtestkit differs from backtesting.py (see doc/differences.md) ----------------
+
+
+def test_stop_limit_with_the_limit_at_the_stop_fills_when_the_stop_triggers():
+    stats = run({1: buy(size=10, stop=104, limit=104)})
+    # bar 2 (102..106) rises through 104: the stop triggers at 104, where the limit allows a fill
+    assert_fills(stats, (10, 2, 4, 104, 99))
+
+
+def test_orders_placed_in_init_are_checked_against_the_last_close_and_fill_on_the_first_bar():
+    class FromInit(Strategy):
+        def init(self) -> None:
+            # init() sees the whole data: Close[-1] is the last close, 120 (bar 0's close is 100)
+            self.buy(size=10, sl=self.data.Close[-1] * 0.9)
+
+    data = bars((100, 101, 99, 100), (115, 118, 114, 116), (116, 119, 115, 118), (118, 121, 117, 120))
+    stats = Backtest(data, FromInit, commission=0.01, finalize_trades=True).run()
+    # the SL 108 lies below the last close 120: accepted. Matched on bar 1, the first bar next() runs
+    # on: fills at its open 115 (fee 11.5); closed at the last close 120 (fee 12)
+    assert_fills(stats, (10, 1, 3, 115, 120))
+    assert pnl(stats) == pytest.approx([50 - 23.5])
+    # bar 0 closes before the fill: the starting cash; then 10_000 - 11.5 + 10 * (Close - 115)
+    assert equity(stats) == pytest.approx([10_000, 9_998.5, 10_018.5, 10_026.5])
+
+
+def test_running_out_of_money_closes_every_open_trade():
+    data = bars((100, 101, 99, 100), (100, 101, 99, 100), (100, 101, 99, 100), (60, 60, 44, 45),
+                (100, 101, 99, 100))
+    stats = run({1: lambda s: (s.buy(size=50), s.buy(size=150))}, data, margin=0.5, finalize_trades=False)
+    # 200 units at bar 2's open 100 on 10_000 of equity (margin 0.5: 20_000 of buying power); bar 3
+    # closes at 45: 10_000 + 200 * (45 - 100) = -1_000 <= 0, so both trades close at 45
+    assert_fills(stats, (50, 2, 3, 100, 45), (150, 2, 3, 100, 45))
+    assert pnl(stats) == pytest.approx([-2_750, -8_250])  # 50 * -55, 150 * -55
+    assert equity(stats) == pytest.approx([10_000, 10_000, 10_000, 0, 0])
+
+
+def test_exclusive_orders_placed_together_keep_only_the_last():
+    seen = []
+    stats = run({1: buy(size=5), 2: lambda s: (s.sell(size=5, limit=104), s.sell(size=5, limit=150),
+                                               seen.append([o.limit for o in s.orders]))},
+                exclusive_orders=True)
+    # the second sell cancels the first; the long closes at bar 3's open 105 and the limit at 150 never fills
+    assert seen == [[None, 150]]  # the order closing the long, and the last sell
+    assert_fills(stats, (5, 2, 3, 102, 105))
+
+
+# --- the equity curve ----------------------------------------------------------------------------
+
+
+def test_equity_of_a_flat_account_is_its_cash_to_the_bit():
+    data = bars((1.0, 1.01, 0.99, 1.0), (1.0, 1.01, 0.99, 1.0), (1.1, 1.25, 1.05, 1.2),
+                (1.2, 1.21, 1.19, 1.2), (1.2, 1.21, 1.19, 1.2))
+    stats = run({1: buy(size=9_000), 2: close()}, data)
+    # in at bar 2's open 1.1, out at bar 3's open 1.2, bar 2's close: 10_000 + 9_000 * (1.2 - 1.1) on
+    # bar 2 (marked at its close) and from bar 3 on (the cash), the same sum: 10_899.999999999998
+    # (9_000 * 1.2 - 9_000 * 1.1, a difference of products, is 900.0 and would leave bar 2 a hair
+    # higher than the cash, a drawdown of 2e-16 on every later bar)
+    cash = 10_000 + 9_000 * (1.2 - 1.1)
+    assert equity(stats) == [10_000, 10_000, cash, cash, cash]
+    assert stats["Max. Drawdown [%]"] == 0  # the account never lost anything
+    assert np.isnan(stats["Avg. Drawdown [%]"]) and pd.isna(stats["Max. Drawdown Duration"])
+    assert stats["_equity_curve"]["DrawdownPct"].tolist() == [0] * 5

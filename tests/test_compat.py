@@ -7,6 +7,7 @@ purpose (doc/differences.md), the test shows both behaviours.
 from __future__ import annotations
 
 import pickle
+import re
 import sys
 import types
 import warnings
@@ -371,6 +372,30 @@ def test_the_margin_warning_says_insufficient_margin():
         backtestkit.Backtest(DATA.iloc[:20], make(OURS)).run()
 
 
+def test_the_same_bar_bracket_and_open_trades_warnings_start_with_backtesting_pys_words():
+    # a limit entry filled inside a bar that also reaches its take-profit, left open at the end
+    flat = [(100, 101, 99, 100)]
+    bars = pd.DataFrame(flat * 2 + [(100, 106, 95, 105)] + flat * 3, columns=["Open", "High", "Low", "Close"],
+                        index=pd.date_range("2020-01-01", periods=6))
+
+    def make(lib):
+        class SameBar(lib.Strategy):
+            def init(self):
+                pass
+
+            def next(self):
+                if len(self.data) == 2:
+                    self.buy(size=1, limit=98, sl=90, tp=106)  # 106 may have traded before 98
+
+        return SameBar
+
+    user_filters = [".*would execute in the same bar", "Some trades remain open at the end of backtest"]
+    for lib in (ORACLE, OURS):
+        _, told = run(lib, make, bars)
+        messages = [str(w.message) for w in told]
+        assert all(any(re.match(f, m) for m in messages) for f in user_filters), (lib, messages)
+
+
 # --- plot(): file names, what cannot be drawn, pickled results, fractional units -------------------
 
 
@@ -424,7 +449,7 @@ def test_indicators_that_are_not_numbers_are_left_out_of_the_chart(tmp_path):
     assert [str(w.message) for w in told] == [
         "Backtest.plot: indicator 'label' is left out of the chart: its values are not numbers (dtype <U1).",
         "Backtest.plot: indicator 'when' is left out of the chart: its values are not numbers "
-        "(dtype datetime64[us])."]
+        f"(dtype {DATA.index.to_numpy().dtype})."]  # datetime64[us] on pandas 3, [ns] on pandas 2
     assert told[0].filename == __file__
     legends = _legend_labels(layout)
     assert "SMA(C,10)" in legends and "λ" in legends and not {"label", "when"} & legends

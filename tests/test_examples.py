@@ -19,7 +19,10 @@ TIMEOUT = 120  # seconds; a safety net against a hung worker, not a speed check
 
 # script -> (files it writes into the current directory, a line fragment its output must contain)
 EXPECTED = {
-    "quickstart.py": (["quickstart_heatmaps.html", "quickstart_report.html"], "Optimisation report written"),
+    "quickstart.py": (
+        ["quickstart_heatmaps.html", "quickstart_report.html", "quickstart_report.trials.csv"],
+        "Optimisation report written",
+    ),
     "sma_crossover_grid.py": (
         ["sma_crossover_heatmaps.html", "sma_crossover_best.html"],
         "150 of 180 combinations run",
@@ -71,6 +74,6 @@ def test_example_runs(name, tmp_path):
     assert headed, "a stats block without a heading"
     written = sorted(path.name for path in tmp_path.iterdir())
     assert written == sorted(files)
-    for file in (file for file in files if file.endswith(".html")):
+    for file in (file for file in files if file.endswith(".html")):  # a report's trials are CSV
         html = (tmp_path / file).read_text(encoding="utf-8")
         assert html.lstrip().lower().startswith("<!doctype html>") and "Bokeh" in html

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from bokeh.models import ColorBar, ColumnDataSource, HoverTool
+from bokeh.models import ColorBar, ColumnDataSource, HoverTool, Legend
 
 from backtestkit.plotting import _heatmaps, plot_heatmaps
 
@@ -197,3 +197,89 @@ def test_renders_in_a_browser_with_no_outside_request(browser, heatmap, tmp_path
     )
     assert page.errors == [], f"JavaScript errors: {page.errors}"
     assert page.outside_requests == [], f"requests leaving the page: {page.outside_requests}"
+
+
+@pytest.fixture
+def grid_cells():
+    """A 3 x 3 grid: (1, 3) scored 1.0, (1, 4) ran without trades, (2, 3) failed, (3, 5) not evaluated,
+    and a < b pruned the cells where a >= b... here: (2, 5) and the whole of a = 3 but (3, 5)."""
+    index = pd.MultiIndex.from_product([[1, 2, 3], [3, 4, 5]], names=["a", "b"])
+    cells = pd.Series("pruned", index=index)
+    cells[(1, 3)], cells[(1, 4)], cells[(1, 5)] = "ok", "no_trades", "ok"
+    cells[(2, 3)], cells[(2, 4)], cells[(3, 5)] = "failed", "ok", "not_evaluated"
+    heatmap = pd.Series([1.0, np.nan, 2.0, np.nan, 3.0],
+                        index=pd.MultiIndex.from_tuples([(1, 3), (1, 4), (1, 5), (2, 3), (2, 4)],
+                                                        names=["a", "b"]),
+                        name="SQN")
+    return heatmap, cells
+
+
+def drawn_cells(fig):
+    """{(x, y): what the cell shows}: a value, or its state's label."""
+    shown = {}
+    for renderer in fig.renderers:
+        data = renderer.data_source.data
+        labels = data["state"] if "state" in data else data.get("value", [None] * len(data["x"]))
+        shown.update(zip(zip(data["x"], data["y"], strict=True), labels, strict=True))
+    return shown
+
+
+def test_cells_draw_each_state_apart_with_a_legend(grid_cells, tmp_path):
+    heatmap, cells = grid_cells
+    layout = plot_heatmaps(heatmap.copy(), filename=tmp_path / "cells.html", open_browser=False, cells=cells)
+    (fig, *_), = layout.children
+    shown = drawn_cells(fig)
+    assert {k: v for k, v in shown.items() if "\u2063" not in k[0]} == {
+        ("1", "3"): 1.0, ("1", "5"): 2.0, ("2", "4"): 3.0,
+        ("1", "4"): "ran, no value (no trades)", ("2", "3"): "failed (an error)",
+        ("3", "5"): "not evaluated", ("2", "5"): "pruned by the constraint",
+        ("3", "3"): "pruned by the constraint", ("3", "4"): "pruned by the constraint",
+    }
+    (legend,) = fig.select(Legend)
+    assert [item.label.value for item in legend.items] == [
+        "ran, no value (no trades)", "failed (an error)", "not evaluated", "pruned by the constraint"]
+    pruned = next(r for r in fig.renderers if "state" in r.data_source.data
+                  and r.data_source.data["state"][0] == "pruned by the constraint")
+    assert pruned.glyph.hatch_pattern == "/"  # hatched: visibly unlike the grey cells that ran
+
+
+def test_a_pair_cell_shows_the_first_kind_of_its_combinations(grid_cells):
+    heatmap, cells = grid_cells
+    index = pd.MultiIndex.from_product([[1, 2, 3], [3, 4, 5], [0, 1]], names=["a", "b", "c"])
+    wide = pd.Series([cells[(a, b)] for a, b, _ in index], index=index)
+    wide[(3, 3, 1)] = "not_evaluated"  # one of (3, 3)'s two combinations could still run
+    scores = pd.Series(heatmap.to_numpy(), index=pd.MultiIndex.from_tuples(
+        [(*key, 0) for key in heatmap.index], names=["a", "b", "c"]), name="SQN")
+    kinds = _heatmaps.pair_kinds(scores, wide, ("a", "b"))
+    assert kinds[(3, 3)] == "not_evaluated" and kinds[(3, 4)] == "pruned" and kinds[(1, 3)] == "value"
+
+
+def test_without_cells_nothing_changes(heatmap, tmp_path):
+    layout = plot_heatmaps(heatmap, filename=tmp_path / "plain.html", open_browser=False)
+    assert all(len(fig.renderers) == 1 and not fig.select(Legend) for fig in figures(layout))
+
+
+_CELLS = ("None or a Series of cell states ('ok', 'no_trades', 'infeasible', 'failed', 'pruned', "
+          "'not_evaluated') indexed by 'a', 'b'")
+
+
+@pytest.mark.parametrize(
+    ("cells", "exception", "got"),
+    [([1], TypeError, "[1]"),
+     (pd.Series(["ok"], index=pd.Index([1], name="x")), ValueError, "a Series indexed by ['x']"),
+     (pd.Series(["done", "ok"], index=pd.MultiIndex.from_tuples([(1, 3), (1, 4)], names=["a", "b"])),
+      ValueError,
+      "a Series holding 'done'")],
+)
+def test_bad_cells(grid_cells, tmp_path, cells, exception, got):
+    heatmap, _ = grid_cells
+    with pytest.raises(exception, match=f"^{must('cells', _CELLS, got)}$"):
+        plot_heatmaps(heatmap, filename=tmp_path / "x.html", open_browser=False, cells=cells)
+
+
+def test_cells_render_in_a_browser(browser, grid_cells, tmp_path):
+    heatmap, cells = grid_cells
+    path = tmp_path / "cells.html"
+    plot_heatmaps(heatmap, filename=path, open_browser=False, cells=cells)
+    page = browser.render(path, name="heatmaps-cells")
+    assert page.canvases >= 1 and page.errors == [] and page.outside_requests == [], page.screenshot

@@ -4,13 +4,14 @@ and the page opened in a real browser."""
 from __future__ import annotations
 
 import re
+from html import escape
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from bokeh.models import DataTable, Div, GridPlot, NumberFormatter
+from bokeh.models import ColumnDataSource, DataTable, Div, GridPlot, NumberFormatter
 
 from backtestkit import Backtest
 from backtestkit.datasets import load_daily
@@ -97,11 +98,12 @@ def test_the_search_the_data_and_the_outcome_are_on_the_page(inputs: dict, page:
 def test_sections_in_order_all_one_width(build: Any, inputs: dict) -> None:
     layout = build(inputs)
     assert layout.width == PAGE_WIDTH
-    headings = re.findall(r"<h[12]>(.*?)</h[12]>", texts(layout))
-    assert headings == [inputs["title"], "Search settings", "Heatmaps", "Top 5 parameter sets", "Best run"]
+    headings = re.findall(r"<h[123]>(.*?)</h[123]>", texts(layout))
+    best = f"Best run: n1 = {inputs['best'].n1}, n2 = {inputs['best'].n2}"
+    assert headings == [inputs["title"], "Search settings", "Heatmaps", "Top 5 parameter sets", best, "Chart"]
     kinds = [type(section).__name__ for section in layout.children]
-    assert kinds == ["Div", "Div", "GridPlot", "Div", "DataTable", "Div", "GridPlot", "Div"]
-    assert layout.children[6] is inputs["best_chart"]
+    assert kinds == ["Div", "Div", "GridPlot", "Div", "DataTable", "Div", "Div", "GridPlot", "Div"]
+    assert layout.children[7] is inputs["best_chart"]
     assert all(div.width == PAGE_WIDTH for div in layout.select({"type": Div}))
     assert layout.select_one({"type": DataTable}).width == PAGE_WIDTH
     heatmaps = layout.children[2]  # one pair: one square, and its colour bar, within the page
@@ -172,7 +174,8 @@ def test_one_parameter_is_plotted_against_its_values(build: Any, inputs: dict) -
     top = pd.DataFrame({"n2": [40, 80], "SQN": [1.5, 1.2]})
     layout = build(inputs, heatmap=heatmap, top=top, best_chart=None)
     text = texts(layout)
-    assert "<h2>SQN by n2</h2>" in text and "n2 = 40" in text and "No chart was made" in text
+    assert "<h2>SQN by n2</h2>" in text and "n2 = 40" in text
+    assert "No chart: drawing the best run needs" in text
     ((bars, *_),) = layout.children[2].children
     assert bars.width == PAGE_WIDTH - 130 and list(bars.x_range.factors) == ["20", "40", "60", "80"]
 
@@ -255,3 +258,85 @@ def test_renders_in_a_browser_with_no_outside_request(browser: Any, page: Path) 
     assert rendered.canvases >= 5, f"only {rendered.canvases} canvases drew; see {rendered.screenshot}"
     assert rendered.errors == [], f"JavaScript errors: {rendered.errors}"
     assert rendered.outside_requests == [], f"requests leaving the page: {rendered.outside_requests}"
+
+
+@pytest.fixture(scope="module")
+def extras(inputs: dict) -> dict[str, Any]:
+    """The optional sections' inputs, as write_study_report gathers them from a study."""
+    heatmap, best = inputs["heatmap"], inputs["best"]
+    cells = pd.Series("pruned", index=pd.MultiIndex.from_product([[5, 10, 20], [20, 40, 60, 80]],
+                                                                  names=["n1", "n2"]))
+    cells[heatmap.index] = "ok"
+    run = Backtest(load_daily(), SmaCross, commission=0.001, finalize_trades=True).run(n1=best.n1, n2=best.n2)
+    return {"details": {"Backtest": {"cash": 10_000.0, "commission": 0.001}, "Data": {"bars": "2,500"}},
+            "cells": cells, "sensitivity": {"n1": heatmap.xs(best.n2, level="n2"),
+                                            "n2": heatmap.xs(best.n1, level="n1")},
+            "values": heatmap, "best_stats": run, "trades": run["_trades"], "trials_link": "opt.trials.csv"}
+
+
+def test_the_optional_sections_in_order(build: Any, inputs: dict, extras: dict) -> None:
+    layout = build(inputs, **extras)
+    headings = re.findall(r"<h[123]>(.*?)</h[123]>", texts(layout))
+    best = f"Best run: n1 = {inputs['best'].n1}, n2 = {inputs['best'].n2}"
+    assert headings == [inputs["title"], "Search settings", "Backtest", "Data", "Heatmaps", "Sensitivity",
+                        "Distribution of Sharpe Ratio", "Top 5 parameter sets", best, "Stats", "Trades",
+                        "Chart"]
+    text = texts(layout)
+    assert "<th>cash</th><td>10,000.00</td>" in text and "<th>commission</th><td>0.001</td>" in text
+    assert "<a href='opt.trials.csv'>opt.trials.csv</a>" in text
+    # (20, 20) is the one pruned combination: the note says what the hatched cell is, nothing else
+    assert "Hatched cells were pruned by the constraint" in text and "Grey cells" not in text
+    assert all(child.width == PAGE_WIDTH for child in layout.children if isinstance(child, (Div, DataTable)))
+
+
+def test_the_best_run_stats_and_trades(build: Any, inputs: dict, extras: dict) -> None:
+    layout = build(inputs, **extras)
+    run = extras["best_stats"]
+    stats = re.search(r"<table class='stats'>.*?</table>", texts(layout)).group(0)
+    shown = re.findall(r"<th>(.*?)</th>", stats)  # filled column by column: every key once
+    assert sorted(shown) == sorted(escape(key) for key in run.index if not key.startswith("_"))
+    assert f"<th># Trades</th><td>{run['# Trades']}</td>" in stats
+    (table,) = [table for table in layout.select({"type": DataTable}) if table.columns[0].title == "Size"]
+    titles = [column.title for column in table.columns]
+    assert len(table.source.data["column0"]) == len(run["_trades"]) and "PnL" in titles and "SL" not in titles
+    assert "Columns with no value are left out (SL, TP, Tag)" in texts(layout)
+
+
+def test_sensitivity_and_distribution_plots(build: Any, inputs: dict, extras: dict) -> None:
+    layout = build(inputs, **extras)
+    grids = [child for child in layout.children if isinstance(child, GridPlot)]
+    sensitivity = grids[1]  # after the heatmaps
+    lines = [fig.renderers[0].data_source.data for fig, *_ in sensitivity.children]
+    np.testing.assert_array_equal(lines[0]["value"], extras["sensitivity"]["n1"].to_numpy())
+    histogram = next(child for child in layout.children if type(child).__name__ == "figure")
+    counts = histogram.select_one({"type": ColumnDataSource}).data["count"]
+    assert counts.sum() == inputs["heatmap"].notna().sum()  # every value that scored, once
+
+
+def test_a_minimised_objective_shows_the_lowest_value_of_each_cell(build: Any, inputs: dict) -> None:
+    index = pd.MultiIndex.from_product([[1, 2], [3, 4], [5, 6]], names=["a", "b", "c"])
+    heatmap = pd.Series(np.arange(8.0), index=index, name="Ulcer Index")
+    top = pd.DataFrame({"a": [1], "b": [3], "c": [5], "Ulcer Index": [0.0]})
+    grid = next(c for c in build(inputs, heatmap=heatmap, top=top, maximize=False).children
+                if isinstance(c, GridPlot))
+    first = grid.children[0][0].select_one({"type": ColumnDataSource}).data
+    # (a, b) = (1, 3) over c in {5, 6}: values 0 and 1, the lowest 0
+    assert dict(zip(zip(first["x"], first["y"], strict=True), first["value"], strict=True))[("1", "3")] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("bad", "exception", "message"),
+    [
+        ({"cells": ["ok"]}, TypeError,
+         must("cells", "None or a Series of cell states ('ok', 'no_trades', 'infeasible', 'failed', "
+                       "'pruned', 'not_evaluated') indexed by 'n1', 'n2'", "['ok']")),
+        ({"values": [1.0]}, TypeError,
+         must("values", "a Series of the objective's values, or None", "[1.0]")),
+        ({"trials_link": 3}, TypeError, must("trials_link", "a relative link (str) or None", "3")),
+    ],
+)  # fmt: skip
+def test_bad_optional_inputs(inputs: dict, tmp_path: Path, bad: dict, exception: type, message: str) -> None:
+    with pytest.raises(exception) as info:
+        write_report(tmp_path / "x.html", **arguments(inputs), **bad)
+    assert str(info.value) == message
+    assert list(tmp_path.iterdir()) == []

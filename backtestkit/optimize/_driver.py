@@ -75,6 +75,8 @@ def drive(method: SearchMethod, space: ParamSpace, study: Study, runner: Runner,
     try:
         with runner:
             facts = method.search(space, driver, context)
+        study.optimize_result = facts.pop("optimize_result", None)
+        study.info.update(facts)
         state = "complete"
     except KeyboardInterrupt:
         state = "interrupted"
@@ -89,10 +91,6 @@ def drive(method: SearchMethod, space: ParamSpace, study: Study, runner: Runner,
         study.info["state"] = state
         if store is not None:
             store.update(study_id, state=state, info=study.info)  # type: ignore[arg-type]
-    study.optimize_result = facts.pop("optimize_result", None)
-    study.info.update(facts)
-    if store is not None:
-        store.update(study_id, state=state, info=study.info)  # type: ignore[arg-type]
     if show_summary:
         print(summary(study, context.owner, driver.n_run, elapsed, runner.n_workers), file=sys.stderr)
 

@@ -177,14 +177,16 @@ class Runner:
         size = max(1, min(MAX_BATCH, math.ceil(n_items / (batches_per_worker * self.n_workers))))
         sent: Sent = deque()
         outcomes = self._dispatch(_batches(items, size, sent))
+        guarded = _guard(outcomes, sent)
         try:
-            for batch_outcomes, failure in _guard(outcomes, sent):
+            for batch_outcomes, failure in guarded:
                 keys, params = sent.popleft()
                 yield keys, params, batch_outcomes, failure
                 self._bar.update(len(batch_outcomes))
         finally:
             with warnings.catch_warnings():  # joblib warns of work cut short: here that is the point
                 warnings.filterwarnings("ignore", "(?s).*tasks have been successfully executed", UserWarning)
+                guarded.close()
                 getattr(outcomes, "close", lambda: None)()  # stops joblib's dispatching on error or Ctrl-C
 
     def expect(self, total: int) -> None:

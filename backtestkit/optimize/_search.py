@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import numbers
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from backtestkit._errors import did_you_mean, param_error
+from backtestkit._version import __version__
 from backtestkit.optimize._driver import drive
 from backtestkit.optimize._grid import Grid, GridSelection
 from backtestkit.optimize._method import Context, SearchMethod
@@ -105,7 +107,8 @@ def run_search(
     entropy = _entropy(owner, random_state)
     record = {**(info or {}), "space": space.describe(), "method": search.name, "options": search.options(),
               "seed": entropy, "objective": objective_name, "maximize": maximize,
-              "metrics": list(metric_names)}
+              "metrics": list(metric_names), "version": __version__,
+              "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     study = Study(param_names=space.names, objective=objective_name, maximize=maximize,
                   metric_names=metric_names, decode=space.decode, info=record)
     store, study_id = None, None

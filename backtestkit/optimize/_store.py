@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from backtestkit.optimize._trial import Key, Outcome, Study
+from backtestkit.optimize._trial import STATES, Key, Outcome, Study
 
 #: Marks a SQLite file as a backtestkit study store ("BTK1").
 APPLICATION_ID = 0x42544B31
@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS trials (
     PRIMARY KEY (study, number)
 );
 """
+
+
+#: The study locks this process holds, as (lock file, study id).
+_HELD: set[tuple[str, int]] = set()
 
 
 class StoreError(ValueError):
@@ -82,17 +86,19 @@ class Store:
         self._lock_file: Any = None
         try:
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._open()
+            self._open(create)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{str(self.path)!r} is not a backtestkit study store ({exc}).") from None
 
-    def _open(self) -> None:
+    def _open(self, create: bool) -> None:
         db = self._db
         application_id = db.execute("PRAGMA application_id").fetchone()[0]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if application_id != APPLICATION_ID and tables:
             raise StoreError(f"{str(self.path)!r} is a SQLite file but not a backtestkit study store "
                              f"(it has the tables {', '.join(sorted(tables))}).")
+        if application_id != APPLICATION_ID and not create:  # only a writer makes a file a store
+            raise StoreError(f"{str(self.path)!r} is an empty file, not a backtestkit study store.")
         db.execute("PRAGMA foreign_keys = ON")
         # WAL with synchronous=NORMAL: a commit survives the process being killed at any point (what a
         # resume needs) without an fsync per batch; a power cut may lose the last batches, never the file
@@ -111,6 +117,7 @@ class Store:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+            _HELD.discard(self._held)
         self._db.close()
 
     def __enter__(self) -> Store:
@@ -122,12 +129,23 @@ class Store:
     # --- studies ------------------------------------------------------------------------------------
 
     def summaries(self) -> list[dict[str, Any]]:
-        """Every study in the file: name, state, trial counts, info."""
+        """Every study in the file, without loading its trials: name, state (a 'running' study whose
+        writer has gone is 'interrupted'), info, the number of trials in each state, the best value."""
+        counts = [f"SUM(t.state = '{state}')" for state in STATES]
         rows = self._db.execute(
-            "SELECT s.name, s.state, s.info, COUNT(t.number), SUM(t.state = 'failed') "
+            f"SELECT s.id, s.name, s.state, s.info, {', '.join(counts)}, "
+            "MAX(CASE WHEN t.state = 'ok' THEN t.value END), MIN(CASE WHEN t.state = 'ok' THEN t.value END) "
             "FROM studies s LEFT JOIN trials t ON t.study = s.id GROUP BY s.id ORDER BY s.id").fetchall()
-        return [{"name": name, "state": state, "info": json.loads(info), "trials": count,
-                 "failed": int(failed or 0)} for name, state, info, count, failed in rows]
+        found = []
+        for study_id, name, state, info, *numbers, highest, lowest in rows:
+            info = json.loads(info)
+            best = highest if info.get("maximize", True) else lowest
+            if state == "running" and not self.is_writing(study_id):
+                state = "interrupted"
+            found.append({"name": name, "state": state, "info": info,
+                          **{s: int(n or 0) for s, n in zip(STATES, numbers, strict=True)},
+                          "best": math.nan if best is None else best})
+        return found
 
     def names(self) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT name FROM studies ORDER BY id")]
@@ -193,17 +211,38 @@ class Store:
 
     # --- the writer's lock --------------------------------------------------------------------------
 
-    def lock(self, study_id: int, name: str) -> None:
-        """Take the write lock of one study, or raise if another process holds it."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        handle = open(lock_path, "a+b")  # noqa: SIM115 -- held until close()
+    def is_writing(self, study_id: int) -> bool:
+        """Whether a process holds the study's write lock (a probe: nothing is created)."""
+        if (str(self._lock_path().resolve()), study_id) in _HELD:
+            return True  # this process: a probe would release its lock (POSIX locks are per process)
         try:
+            handle = open(self._lock_path(), "r+b")  # noqa: SIM115 -- closed below
+        except FileNotFoundError:
+            return False
+        with handle:
+            try:
+                _lock_range(handle, study_id)
+            except OSError:
+                return True
+        return False
+
+    def _lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def lock(self, study_id: int, name: str) -> None:
+        """Take the write lock of one study, or raise if another process (or this one) holds it."""
+        held = (str(self._lock_path().resolve()), study_id)
+        handle = open(self._lock_path(), "a+b")  # noqa: SIM115 -- held until close()
+        try:
+            if held in _HELD:
+                raise OSError("held by this process")
             _lock_range(handle, study_id)
         except OSError:
             handle.close()
             raise StoreError(f"The study {name!r} in {str(self.path)!r} is being written by another process. "
                              "Wait for it to finish, or give this search another study_name=.") from None
-        self._lock_file = handle
+        self._lock_file, self._held = handle, held
+        _HELD.add(held)
 
 
 def _json_list(texts: Sequence[str]) -> list[Any]:

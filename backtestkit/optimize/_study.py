@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 from typing import Any
 
-from backtestkit._version import __version__
 from backtestkit.optimize._store import Store, StoreError, dumps
 from backtestkit.optimize._trial import Study
 
@@ -25,14 +23,13 @@ def open_study(storage: str | os.PathLike[str], name: str, study: Study, owner: 
     try:
         found = store.find(name)
         if found is None:
-            study.info.update(version=__version__, started=_now())
             study_id = store.create(name, study.info)
         else:
             study_id, stored, _ = found
             if not seed_given:
                 study.info["seed"] = stored.get("seed")
             _check_same(stored, study.info, name, storage, owner)
-            study.info = {**stored, **study.info, "version": __version__, "started": stored.get("started"),
+            study.info = {**stored, **study.info, "started": stored.get("started"),
                           "elapsed": stored.get("elapsed", 0.0)}
         store.lock(study_id, name)
         if found is not None:
@@ -91,7 +88,3 @@ def _check_same(stored: dict[str, Any], new: dict[str, Any], name: str, storage:
 def _short(value: Any) -> str:
     text = dumps(value)
     return text if len(text) <= 60 else f"{text[:57]}..."
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

@@ -8,6 +8,7 @@ page here it is Bokeh's standalone HTML: with ``resources='inline'`` it loads no
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import os
@@ -16,46 +17,53 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from bokeh.layouts import column
-from bokeh.models import (
-    ColumnDataSource,
-    DataTable,
-    Div,
-    InlineStyleSheet,
-    LayoutDOM,
-    NumberFormatter,
-    StringFormatter,
-    TableColumn,
-)
+from bokeh.models import Div, InlineStyleSheet, LayoutDOM
 
 from backtestkit._errors import Verbatim, param_error
 from backtestkit._version import __version__
-from backtestkit.plotting._heatmaps import check_heatmap, heatmaps_layout, parameter_levels
+from backtestkit.plotting._heatmaps import (
+    check_cells,
+    check_heatmap,
+    heatmaps_layout,
+    kinds_drawn,
+    pair_kinds,
+    parameter_levels,
+)
 from backtestkit.plotting._output import check_page_path, check_resources, write_html
+from backtestkit.plotting._page import (
+    PAGE_WIDTH,
+    data_table,
+    div,
+    duration_text,
+    facts_table,
+    stylesheet,
+    value_text,
+)
+from backtestkit.plotting._sections import best_run_section, distribution_section, sensitivity_section
 
 OWNER = "write_report"
-#: Width of every section in pixels: with the page margins and a scrollbar it fits a 1400-px window.
-PAGE_WIDTH = 1280
 #: Room the heatmaps' colour bar (90 px) and toolbar take beside the heatmaps themselves.
 _HEATMAP_MARGIN = 130
 #: The top table shows this many rows before it scrolls.
 _TABLE_ROWS = 25
 #: Longest text of one search setting; longer ones are cut with an ellipsis.
 _SETTING_CHARS = 600
-_CSS = """
-:host { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; }
-h1 { font-size: 24px; margin: 4px 0 2px; }
-h2 { font-size: 19px; margin: 22px 0 4px; padding-bottom: 4px; border-bottom: 1px solid #ccc; }
-p.note { margin: 2px 0 6px; color: #555; font-size: 13px; }
-table.facts { border-collapse: collapse; font-size: 14px; margin: 8px 0; }
-table.facts th { text-align: left; font-weight: 600; padding: 3px 18px 3px 0; vertical-align: top;
-                 white-space: nowrap; }
-table.facts td { padding: 3px 0; overflow-wrap: anywhere; }
-td pre { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 13px; }
-.best { font-size: 16px; font-weight: 600; }
-"""
+#: What each kind of cell without a value means, for the heatmaps' note.
+_CELL_MEANINGS = {
+    "no_value": "Grey cells ran but made no trade (or scored NaN).",
+    "infeasible": "Orange cells ran but broke a result constraint.",
+    "failed": "Red, crossed cells failed with an error.",
+    "not_evaluated": "Outlined white cells were not evaluated: the search sampled the grid, or stopped "
+                     "before it reached them.",
+    "pruned": "Hatched cells were pruned by the constraint: it ruled them out, so they never ran.",
+}
+#: Why a report written from stored trials has no chart, and how to get one.
+_NO_CHART = ("No chart: drawing the best run needs its data and strategy, which a study does not keep. "
+             "From Python, <code>bt.optimize(..., study='runs.db', report='report.html')</code> with the "
+             "same search answers every trial from the study, runs the best one again and writes this page "
+             "with its chart.")
 
 
 def write_report(
@@ -71,13 +79,23 @@ def write_report(
     top: pd.DataFrame,
     best_chart: LayoutDOM | None,
     resources: str = "inline",
+    maximize: bool = True,
+    details: Mapping[str, Mapping[str, Any]] | None = None,
+    cells: pd.Series | None = None,
+    sensitivity: Mapping[str, pd.Series] | None = None,
+    values: pd.Series | None = None,
+    best_stats: pd.Series | None = None,
+    trades: pd.DataFrame | None = None,
+    trials_link: str | None = None,
 ) -> Path:
     """Write the report of a finished optimisation as one standalone HTML page.
 
     The page is a column :data:`PAGE_WIDTH` wide: a header (title, objective, best parameters and
-    value, counts, elapsed time and evaluations per second, the search settings), the heatmaps of
-    every parameter pair (a 1-D plot for one parameter), a sortable table of ``top`` and the best run's
-    chart.
+    value, counts, elapsed time and evaluations per second, the search settings beside the ``details``),
+    the heatmaps of every parameter pair (a 1-D plot for one parameter), the objective against each
+    parameter (``sensitivity``), its distribution over the trials (``values``), a sortable table of
+    ``top`` (and a link to every trial), and the best run: its stats, trades and chart. The optional
+    sections are left out when their argument is None.
 
     Parameters:
         filename: The HTML file to write (its directory must exist).
@@ -94,6 +112,18 @@ def write_report(
             named like the heatmap (the objective's value), and any stats columns to show.
         best_chart: The best run's chart (``backtest_layout(...)``, which fills the page's width), or None.
         resources: 'inline' embeds BokehJS (the page works offline); 'cdn' loads it from cdn.bokeh.org.
+        maximize: Whether higher values are better (a heatmap cell shows the best over the other
+            parameters).
+        details: More groups of facts shown beside the search settings, heading -> (name -> value),
+            e.g. ``{"Backtest": {"cash": 10000}, "Data": {"bars": 2500}}``.
+        cells: The state of every combination of the grid, for the heatmaps to tell the cells that were
+            pruned by the constraint or not evaluated from those that ran (see ``plot_heatmaps``).
+        sensitivity: Parameter -> the objective against that parameter's values, the others at their
+            best (a Series indexed by the values).
+        values: The objective of every finished trial (NaN for a run without a value), for a histogram.
+        best_stats: The best run's stats, shown in full.
+        trades: The best run's trades (``stats['_trades']``).
+        trials_link: A link (relative to the page) to a file of every trial, e.g. ``"opt.trials.csv"``.
 
     Returns:
         The path written.
@@ -120,13 +150,20 @@ def write_report(
     if best_chart is not None and not isinstance(best_chart, LayoutDOM):
         raise param_error(OWNER, "best_chart", "a Bokeh layout or None", best_chart, exc=TypeError)
     check_resources(OWNER, resources)
-    style = InlineStyleSheet(css=_CSS)
+    _check_extras(details=details, sensitivity=sensitivity, values=values, best_stats=best_stats,
+                  trades=trades, trials_link=trials_link)
+    cells = None if cells is None else check_cells(cells, heatmap, OWNER)
+    style, name, params = stylesheet(), str(heatmap.name), list(heatmap.index.names)
+    best_params = {param: top.iloc[0][param] for param in params}
     sections = [
-        _header(style, title, settings, _facts(objective, n_admissible, n_evaluated, elapsed, heatmap, top)),
-        *_heatmap_section(style, heatmap),
-        *_top_section(style, top, list(heatmap.index.names), str(heatmap.name)),
-        *_chart_section(style, best_chart),
-        _div(style, f"<p class='note'>Written by backtestkit {__version__}.</p>"),
+        _header(style, title, {"Search settings": settings, **(details or {})},
+                _facts(objective, n_admissible, n_evaluated, elapsed, heatmap, top)),
+        *_heatmap_section(style, heatmap, cells, maximize),
+        *sensitivity_section(style, sensitivity or {}, name, best_params),
+        *([] if values is None else distribution_section(style, values, name, float(top.iloc[0][name]))),
+        *_top_section(style, top, params, name, trials_link),
+        *best_run_section(style, _described(best_params), best_stats, trades, best_chart, _NO_CHART),
+        div(style, f"<p class='note'>Written by backtestkit {__version__}.</p>"),
     ]
     page = column(sections, width=PAGE_WIDTH, styles={"margin": "8px auto"})  # centred in the window
     return write_html(page, path, title=title, resources=resources)
@@ -179,133 +216,98 @@ def _facts(objective: str, n_admissible: int | None, n_evaluated: int, elapsed: 
            top: pd.DataFrame) -> dict[str, str]:  # fmt: skip
     """The header's lines, name -> HTML: the objective, the best set and value, counts and speed."""
     best = top.iloc[0]
-    params = ", ".join(f"{name} = {_value(best[name])}" for name in heatmap.index.names)
+    params = ", ".join(f"{name} = {value_text(best[name])}" for name in heatmap.index.names)
     if n_admissible is None:
         counts = f"{n_evaluated:,} (how many combinations are admissible is unknown)"
     else:
         counts = f"{n_evaluated:,} of {n_admissible:,} admissible ({n_evaluated / n_admissible:.0%})"
-    took = _duration(elapsed)
+    took = duration_text(elapsed)
     if elapsed > 0:
         rate = n_evaluated / elapsed
         took += f" ({rate:,.3g} evaluations/s)" if rate >= 1 else f" ({1 / rate:,.3g} s per evaluation)"
     return {
         "Objective": escape(objective),
         "Best parameters": f"<span class='best'>{escape(params)}</span>",
-        f"Best {heatmap.name}": f"<span class='best'>{escape(_value(best[heatmap.name]))}</span>",
+        f"Best {heatmap.name}": f"<span class='best'>{escape(value_text(best[heatmap.name]))}</span>",
         "Evaluated": counts,
         "Elapsed": took,
     }
 
 
-def _header(style: InlineStyleSheet, title: str, settings: Mapping[str, Any], facts: dict[str, str]) -> Div:
-    listed = _table({name: _setting(value) for name, value in settings.items()}) if settings else "(none)"
-    return _div(style, f"<h1>{escape(title)}</h1>{_table(facts)}<h2>Search settings</h2>{listed}")
+def _check_extras(**extras: Any) -> None:
+    """The optional inputs have their types (None leaves a section out)."""
+    expected = {"details": (Mapping, "a mapping of headings to mappings, or None"),
+                "sensitivity": (Mapping, "a mapping of parameter names to Series, or None"),
+                "values": (pd.Series, "a Series of the objective's values, or None"),
+                "best_stats": (pd.Series, "a stats Series, or None"),
+                "trades": (pd.DataFrame, "a DataFrame or None"),
+                "trials_link": (str, "a relative link (str) or None")}
+    for name, value in extras.items():
+        kind, text = expected[name]
+        if value is not None and not isinstance(value, kind):
+            raise param_error(OWNER, name, text, value, exc=TypeError)
 
 
-def _heatmap_section(style: InlineStyleSheet, heatmap: pd.Series) -> list[LayoutDOM]:
-    """The heading, a note on how to read the plots, and the plots (1-D for one parameter)."""
+def _header(style: InlineStyleSheet, title: str, groups: Mapping[str, Mapping[str, Any]],
+            facts: dict[str, str]) -> Div:
+    """The title and the facts, then the settings: a group of name/value lines per heading, side by side."""
+    blocks = []
+    for heading, group in groups.items():
+        rows = {str(name): _setting(value) for name, value in group.items()}
+        listed = facts_table(rows) if rows else "(none)"
+        blocks.append(f"<div><h2>{escape(heading)}</h2>{listed}</div>")
+    settings = f"<div class='groups'>{''.join(blocks)}</div>"
+    return div(style, f"<h1>{escape(title)}</h1>{facts_table(facts)}{settings}")
+
+
+def _described(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name} = {value_text(value)}" for name, value in params.items())
+
+
+def _heatmap_section(style: InlineStyleSheet, heatmap: pd.Series, cells: pd.Series | None,
+                     maximize: bool) -> list[LayoutDOM]:
+    """The heading, a note on how to read the plots (and their cells), and the plots (1-D for one
+    parameter)."""
     levels = parameter_levels(heatmap)
     n_pairs = len(levels) * (len(levels) - 1) // 2
     ncols = 2 if n_pairs <= 2 else 3  # one or two pairs: larger squares, side by side
     if len(levels) == 1:
-        heading, note = f"{heatmap.name} by {levels[0]}", "The one parameter that varies."
+        heading, note = f"{heatmap.name} by {levels[0]}", escape("The one parameter that varies.")
     else:
         others = " (each cell: the best value over the other parameters)" if len(levels) > 2 else ""
         heading = "Heatmaps"
-        note = f"{heatmap.name} of every pair of parameters{others}; grey cells were not evaluated or NaN."
-    plots = heatmaps_layout(heatmap, "max", ncols=ncols, plot_width=PAGE_WIDTH - _HEATMAP_MARGIN)
-    return [_div(style, f"<h2>{escape(heading)}</h2><p class='note'>{escape(note)}</p>"), plots]
+        note = escape(f"{heatmap.name} of every pair of parameters{others}.") + " " + _cells_note(
+            heatmap, cells, levels)
+    agg = "max" if maximize else "min"
+    plots = heatmaps_layout(heatmap, agg, ncols=ncols, plot_width=PAGE_WIDTH - _HEATMAP_MARGIN, cells=cells)
+    return [div(style, f"<h2>{escape(heading)}</h2><p class='note'>{note}</p>"), plots]
 
 
-def _top_section(style: InlineStyleSheet, top: pd.DataFrame, params: list[str], objective: str) -> list[Any]:
+def _cells_note(heatmap: pd.Series, cells: pd.Series | None, levels: list[str]) -> str:
+    """What the cells without a colour are (those the plots draw), as HTML."""
+    if cells is None:
+        return escape("Grey cells were not evaluated or scored NaN.")
+    pairs = itertools.combinations(levels, 2)
+    drawn = kinds_drawn([pair_kinds(heatmap, cells, pair) for pair in pairs])
+    return " ".join(escape(_CELL_MEANINGS[kind]) for kind in drawn)
+
+
+def _top_section(style: InlineStyleSheet, top: pd.DataFrame, params: list[str], objective: str,
+                 trials_link: str | None) -> list[Any]:
     """The heading and the top-N table: rank, parameters, objective, the other columns; sortable."""
     heading = f"<h2>Top {len(top)} parameter sets</h2><p class='note'>Best first; click a column's "
-    heading += "header to sort by it (again to reverse).</p>"
+    heading += "header to sort by it (again to reverse)."
+    if trials_link is not None:
+        link = escape(trials_link, quote=True)
+        heading += f" Every trial, with all its stats: <a href='{link}'>{escape(trials_link)}</a>."
+    heading += "</p>"
     names = [*params, objective, *(name for name in top.columns if name not in {*params, objective})]
-    data: dict[str, Any] = {"rank": np.arange(1, len(top) + 1)}
-    columns = [TableColumn(field="rank", title="#", width=40, formatter=_number_formatter(data["rank"]))]
-    for i, name in enumerate(names):  # fields by position: any column name is safe as a title
-        values, field = top[name], f"column{i}"
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            data[field] = values.to_numpy(np.float64, na_value=np.nan)
-            formatter: Any = _number_formatter(data[field], optional=name in params)
-        else:
-            data[field] = [_value(v) for v in values]
-            formatter = StringFormatter()
-        columns.append(TableColumn(field=field, title=str(name), formatter=formatter))
-    rows = min(len(top), _TABLE_ROWS)
-    table = DataTable(source=ColumnDataSource(data), columns=columns, width=PAGE_WIDTH,
-                      height=25 * (rows + 1) + 4, index_position=None, sortable=True)  # fmt: skip
-    return [_div(style, heading), table]
-
-
-def _chart_section(style: InlineStyleSheet, chart: LayoutDOM | None) -> list[LayoutDOM]:
-    if chart is None:
-        return [_div(style, "<h2>Best run</h2><p class='note'>No chart was made for this run.</p>")]
-    return [_div(style, "<h2>Best run</h2>"), chart]
-
-
-def _number_formatter(values: np.ndarray, optional: bool = False) -> NumberFormatter:
-    """About four significant digits for the column's largest value; whole numbers with none.
-
-    >>> _number_formatter(np.array([0.81, 1.234])).format, _number_formatter(np.array([123.4, -5])).format
-    ('0,0.000', '0,0.0')
-    >>> _number_formatter(np.array([3.0, 12.0])).format, _number_formatter(np.array([0.5]), True).format
-    ('0,0', '0,0.[0000]')
-    """
-    finite = values[np.isfinite(values)]
-    if finite.size == 0 or np.all(finite == np.round(finite)):
-        decimals = 0
-    else:
-        decimals = int(np.clip(3 - math.floor(math.log10(max(np.abs(finite).max(), 1e-12))), 1, 6))
-    digits = "0" * decimals
-    pattern = "0,0" if not decimals else (f"0,0.[{digits}]" if optional else f"0,0.{digits}")
-    return NumberFormatter(format=pattern, text_align="right", nan_format="—")
-
-
-def _div(style: InlineStyleSheet, text: str) -> Div:
-    """A section's text, its HTML as wide as the page (Bokeh shrinks a Div's content to fit)."""
-    return Div(text=f"<div style='width: {PAGE_WIDTH}px'>{text}</div>", width=PAGE_WIDTH, stylesheets=[style])
-
-
-def _table(rows: Mapping[str, str]) -> str:
-    """Name -> HTML as a two-column table (names escaped here, values already HTML)."""
-    body = "".join(f"<tr><th>{escape(name)}</th><td>{value}</td></tr>" for name, value in rows.items())
-    return f"<table class='facts'>{body}</table>"
+    return [div(style, heading), data_table(top[names], optional=params, rank=True, max_rows=_TABLE_ROWS)]
 
 
 def _setting(value: Any) -> str:
     """One search setting as HTML: strings as they are (in lines, if several), anything else by repr."""
-    text = value if isinstance(value, str) else repr(value)
+    text = value if isinstance(value, str) else value_text(value) if isinstance(value, float) else repr(value)
     if len(text) > _SETTING_CHARS:
         text = f"{text[: _SETTING_CHARS - 1]}…"
     return f"<pre>{escape(text)}</pre>" if "\n" in text else escape(text)
-
-
-def _value(value: Any) -> str:
-    """A parameter's or a stat's value as text: numbers rounded to what is readable.
-
-    >>> _value(np.int64(1500)), _value(0.812345), _value(12345.678), _value(float('nan')), _value('sma')
-    ('1,500', '0.8123', '12,345.68', '—', 'sma')
-    """
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return f"{value:,}"
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        if math.isnan(value):
-            return "—"
-        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:.4g}"
-    return str(value)
-
-
-def _duration(seconds: float) -> str:
-    """Elapsed time in the largest units that make sense.
-
-    >>> _duration(0.25), _duration(75), _duration(7384)
-    ('0.25 s', '1 min 15 s', '2 h 03 min')
-    """
-    if seconds < 60:
-        return f"{seconds:.3g} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    return f"{minutes // 60} h {minutes % 60:02d} min"

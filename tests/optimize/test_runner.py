@@ -247,17 +247,18 @@ def test_failure_record_survives_pickling():
     assert (copy.params, str(copy.exc), copy.trace) == ({"n1": 1}, "bad", "trace")
 
 
-def dies_at_5(p: dict) -> float:
-    if p["n1"] == 5:
+def dies_at_25(p: dict) -> float:
+    if p["n1"] == 25:  # once the other worker has had time to finish the rest
+        time.sleep(2)
         os._exit(1)  # as an out-of-memory kill would
     return float(p["n1"])
 
 
 def test_a_killed_worker_is_named_and_the_finished_trials_are_kept(tmp_path):
     with pytest.raises(_runner.WorkerLostError, match=r"^A worker process died \(killed, or out of memory\) "
-                       r"while running one of these combinations: .*n1=5.*\. Every trial that finished "
+                       r"while running one of these combinations: .*n1=25.*\. Every trial that finished "
                        r"before is kept\.") as info:
-        run_search(dies_at_5, {"n1": range(40)}, known_params=["n1"], n_jobs=2, show_progress=False,
+        run_search(dies_at_25, {"n1": range(40)}, known_params=["n1"], n_jobs=2, show_progress=False,
                    storage=tmp_path / "runs.db")
     assert "are saved in" in " ".join(info.value.__notes__)
     from backtestkit.optimize import load_study

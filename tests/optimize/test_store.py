@@ -195,3 +195,26 @@ def test_several_studies_in_one_file(objectives, tmp_path):
     with pytest.raises(StoreError, match=r"^No study named 'secnd' in '.*runs.db'. It has: 'first', "
                                          r"'second'. Did you mean 'second'\?$"):
         load_study(path, "secnd")
+
+
+def test_reading_never_turns_a_file_into_a_store(tmp_path):
+    (tmp_path / "empty.db").touch()
+    with pytest.raises(StoreError, match=r"^'.*empty.db' is an empty file, not a backtestkit study store.$"):
+        load_study(tmp_path / "empty.db")
+    assert (tmp_path / "empty.db").stat().st_size == 0
+
+
+def test_summaries_count_states_and_see_a_dead_writer(objectives, tmp_path):
+    from backtestkit.optimize._store import Store
+
+    search(objectives.bowl, tmp_path / "runs.db", max_tries=5, random_state=1)
+    with Store(tmp_path / "runs.db") as store:
+        [summary] = store.summaries()
+        assert (summary["ok"], summary["failed"], summary["state"]) == (5, 0, "complete")
+        assert summary["best"] == load_study(tmp_path / "runs.db").best_value
+        # as a killed writer leaves it
+        store.update(store.find("s")[0], state="running", info=summary["info"])
+        assert store.summaries()[0]["state"] == "interrupted"
+        store.lock(store.find("s")[0], "s")
+        assert store.summaries()[0]["state"] == "running"  # this process writes it: no probe
+        assert store.summaries()[0]["state"] == "running"  # ... and the lock is still held
