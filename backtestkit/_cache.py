@@ -230,7 +230,7 @@ _active: list[IndicatorCache] = []
 
 @contextmanager
 def sharing(enabled: bool = True) -> Iterator[None]:
-    """While in this block (and ``enabled``), ``Strategy.I`` shares indicators through this process's cache."""
+    """While in this block (and ``enabled``), ``Strategy.I`` shares indicators through the process's cache."""
     if not enabled:
         yield
         return

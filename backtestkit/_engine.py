@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from math import inf
 from collections.abc import Callable
+from math import inf
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ import pandas as pd
 from backtestkit._broker import Broker
 from backtestkit._data import OHLCV, Data
 from backtestkit._errors import warn
-from backtestkit._stats import Clock, stats_series, clock, stats_dict, warmup_bars
+from backtestkit._stats import Clock, clock, stats_dict, stats_series, warmup_bars
 from backtestkit._strategy import IndicatorViews, Strategy
 from backtestkit._trades import stats_columns, trades_frame
 

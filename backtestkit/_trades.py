@@ -34,7 +34,8 @@ def stats_columns(trades: list, index: pd.Index) -> dict[str, np.ndarray]:
     """
     sizes = np.array(_field(trades, "_size"))  # whole units: int, or float once a partial close made them so
     size = sizes.astype(float)
-    entry_bars, exit_bars = (np.array(_field(trades, name), dtype=int) for name in ("_entry_bar", "_exit_bar"))
+    entry_bars, exit_bars = (np.array(_field(trades, name), dtype=int)
+                             for name in ("_entry_bar", "_exit_bar"))
     entry, exit_, fee = (np.array(_field(trades, name), dtype=float)
                          for name in ("_entry_price", "_exit_price", "_fees"))
     return {

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-from _phases import phase_line, phase_seconds
 from _common import (
     LABELS,
     ORACLE,
@@ -44,6 +43,7 @@ from _common import (
     synthetic_ohlcv,
     time_alternating,
 )
+from _phases import phase_line, phase_seconds
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def test_equal_calls_are_computed_once_and_handed_out_as_copies(fresh_cache: _ca
     assert all(np.array_equal(values, expected, equal_nan=True) for values in seen)
 
 
-def test_a_run_that_writes_into_its_indicator_leaves_the_others_alone(fresh_cache: _cache.IndicatorCache) -> None:
+def test_a_run_writing_into_its_indicator_leaves_the_others_alone(fresh_cache: _cache.IndicatorCache) -> None:
     seen = runs(np.cumsum, combos=3)  # numpy's result is writeable, and each run's stays so
     assert fresh_cache.hits == 2
     assert all(np.array_equal(values, np.cumsum(DATA.Close.to_numpy())) for values in seen)
@@ -138,7 +138,8 @@ def test_a_mutable_global_is_never_trusted(fresh_cache: _cache.IndicatorCache) -
 
 
 @pytest.mark.parametrize("func", [counted, via_helper])
-def test_functions_with_side_effects_run_every_time(func: Callable, fresh_cache: _cache.IndicatorCache) -> None:
+def test_functions_with_side_effects_run_every_time(func: Callable, fresh_cache: _cache.IndicatorCache
+                                                     ) -> None:
     CALLS.clear()
     runs(func, combos=4)
     assert len(CALLS) == 4 and fresh_cache.hits == 0
@@ -188,7 +189,8 @@ def test_the_cache_keeps_at_most_its_size() -> None:
 
 
 def test_an_optimisation_finds_the_same_with_and_without_sharing() -> None:
-    grid = dict(n1=[5, 10, 15], n2=[20, 30], maximize="Sharpe Ratio", return_heatmap=True, show_progress=False)
+    grid = dict(n1=[5, 10, 15], n2=[20, 30], maximize="Sharpe Ratio", return_heatmap=True,
+                show_progress=False)
     shared = Backtest(DATA, SmaCross).optimize(**grid)[1]
     backtestkit.set_indicator_cache(False)
     alone = Backtest(DATA, SmaCross).optimize(**grid)[1]
