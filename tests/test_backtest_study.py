@@ -12,30 +12,9 @@ import pytest
 from backtestkit import Backtest, Strategy
 from backtestkit._objective import NUMERIC_KEYS
 from backtestkit.datasets import load_daily
-from backtestkit.lib import FractionalBacktest, MultiBacktest, crossover
+from backtestkit.lib import FractionalBacktest, MultiBacktest
 from backtestkit.optimize import StoreError, load_study
-
-
-def sma(values, n):
-    return pd.Series(values).rolling(n).mean()
-
-
-class SmaCross(Strategy):
-    n1 = 10
-    n2 = 20
-
-    def init(self):
-        self.fast = self.I(sma, self.data.Close, self.n1)
-        self.slow = self.I(sma, self.data.Close, self.n2)
-
-    def next(self):
-        if crossover(self.fast, self.slow):
-            self.position.close()
-            self.buy()
-        elif crossover(self.slow, self.fast):
-            self.position.close()
-            self.sell()
-
+from tests.test_backtest import SmaCross
 
 DATA = load_daily().iloc[:500]
 GRID = dict(n1=[5, 10, 15], n2=[10, 20, 40], constraint=lambda p: p.n1 < p.n2)
