@@ -72,7 +72,7 @@ def main() -> None:
 
     constraint = slow_enough if args.constrained else None
     grid = run_search(toy, GRID, known_params=GRID, constraint=constraint, n_jobs=1, show_progress=False)
-    all_values = grid.heatmap.to_numpy()
+    all_values = grid.heatmap().to_numpy()
     overheads, ranks, random_ranks = [], [], []
     for seed in range(args.seeds):
         objective = Timed()
