@@ -23,10 +23,6 @@ from backtestkit._stats import Clock, clock, stats_dict, stats_series, warmup_ba
 from backtestkit._strategy import IndicatorViews, Strategy
 from backtestkit._trades import stats_columns, trades_frame
 
-#: The run settings, as ``Backtest`` takes them (and as a study stores them).
-FLAGS = ("trade_on_close", "hedging", "exclusive_orders", "finalize_trades")
-
-
 class Engine:
     """One backtest set-up: ``stats(params)`` runs the strategy with those parameters.
 
