@@ -23,6 +23,7 @@ from backtestkit._stats import Clock, clock, stats_dict, stats_series, warmup_ba
 from backtestkit._strategy import IndicatorViews, Strategy
 from backtestkit._trades import stats_columns, trades_frame
 
+
 class Engine:
     """One backtest set-up: ``stats(params)`` runs the strategy with those parameters.
 
