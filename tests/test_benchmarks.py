@@ -38,3 +38,12 @@ def test_studies_benchmark_runs():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "record and save, per trial" in result.stdout and "with a study file" in result.stdout
+
+
+def test_skopt_benchmark_runs():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_skopt.py")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "overhead outside the objective" in result.stdout
