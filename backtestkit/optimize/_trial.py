@@ -237,9 +237,10 @@ class Study:
     def top(self, n: int = 10, by: str | None = None) -> pd.DataFrame:
         """The ``n`` best trials, best first: by the objective, or by the column ``by`` (in the
         objective's direction). NaN ranks last; failed trials are left out."""
-        frame = self.trials_dataframe()
         column = "value" if by is None else self._column(by, "top")
-        frame = frame[frame["state"] != "failed"].iloc[self._latest_rows(frame)]
+        frame = self.trials_dataframe()
+        frame = frame[frame["state"] != "failed"]
+        frame = frame.iloc[self._latest_rows(frame)]
         ordered = frame.sort_values(column, ascending=not self.maximize, na_position="last", kind="stable")
         return ordered.head(n).reset_index(drop=True)
 

@@ -98,6 +98,10 @@ def test_a_failed_trial_is_kept_with_its_error(tmp_path):
     failed = study.trials_dataframe().query("state == 'failed'")
     assert failed[["n1", "n2", "error"]].values.tolist() == [[3, 10, "ZeroDivisionError: no"]]
     assert study.info["state"] == "failed" and study.n_evaluated == 9
+    top = study.top(20)  # the failed trial is left out, and every other row is its own
+    assert len(top) == 9 and "failed" not in set(top["state"])
+    assert top[["n1", "n2", "value"]].values.tolist()[0] == [2, 20, -1.0]
+    assert all(row.value == bowl({"n1": row.n1, "n2": row.n2}) for row in top.itertuples())
 
 
 def test_export_round_trips(tmp_path):
