@@ -24,6 +24,7 @@ GUIDE = [
     "getting-started.md",
     "strategies.md",
     "optimisation.md",
+    "validation.md",
     "migrating.md",
     "api.md",
     "execution.md",
@@ -35,7 +36,7 @@ MAX_NO_RUN = 2
 # Warnings a page's code may emit, by path: (category, start of the message).
 EXPECTED_WARNINGS: dict[str, list[tuple[type[Warning], str]]] = {}
 PUBLIC_MODULES = ["backtestkit", "backtestkit.lib", "backtestkit.datasets", "backtestkit.optimize",
-                  "backtestkit.test"]
+                  "backtestkit.test", "backtestkit.validation"]
 
 
 def relative(page: Path) -> str:

@@ -17,7 +17,7 @@ import backtestkit.lib
 
 PACKAGE = Path(backtestkit.__file__).resolve().parent
 PUBLIC_MODULES = ["backtestkit", "backtestkit.lib", "backtestkit.datasets", "backtestkit.optimize",
-                  "backtestkit.test"]
+                  "backtestkit.test", "backtestkit.validation"]
 
 # backtesting.lib (0.6) names backtestkit.lib promises to provide
 PROMISED_LIB_NAMES = {
@@ -27,7 +27,7 @@ PROMISED_LIB_NAMES = {
 }
 
 # Imports flow down this list and never back up (nor sideways between different entries of one layer).
-# A package (optimize/, plotting/, datasets/) is one entry: its modules may import each other.
+# A package (optimize/, plotting/, datasets/, validation/) is one entry: its modules may import each other.
 LAYERS = [
     {"_errors", "_typing", "_version"},
     {"_settings"},
@@ -44,6 +44,7 @@ LAYERS = [
     {"_objective"},
     {"_backtest"},
     {"lib"},
+    {"validation"},
     {"cli"},
     {"__main__", "__init__"},  # the front door re-exports from anywhere below it
 ]

@@ -340,3 +340,23 @@ def test_bad_optional_inputs(inputs: dict, tmp_path: Path, bad: dict, exception:
         write_report(tmp_path / "x.html", **arguments(inputs), **bad)
     assert str(info.value) == message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_extra_sections_follow_the_best_run(build: Any, inputs: dict) -> None:
+    extra = Div(text="<h2>Walk-forward</h2>", width=PAGE_WIDTH)
+    layout = build(inputs, sections=[extra])
+    assert layout.children[-2] is extra  # then the footer
+    with pytest.raises(TypeError, match="must be a list of Bokeh layouts. Got a list holding a str instead"):
+        build(inputs, sections=["<h2>x</h2>"])
+
+
+def test_write_page_writes_titled_sections(tmp_path: Path) -> None:
+    path = _report.write_page(tmp_path / "wf.html", title="Walk <forward>", resources="cdn",
+                              sections=[Div(text="<h2>Windows</h2>")])
+    html = path.read_text(encoding="utf-8")
+    assert "Walk &lt;forward&gt;" in html and "Windows" in html
+    with pytest.raises(TypeError, match="of write_page must be a list of Bokeh layouts. Got Div"):
+        _report.write_page(tmp_path / "x.html", title="x", sections=Div())
+    with pytest.raises(ValueError, match="'title' parameter of write_page must be a non-empty str"):
+        _report.write_page(tmp_path / "x.html", title=" ", sections=[])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wf.html"]

@@ -26,11 +26,11 @@ MAX_CELLS = 250_000
 
 
 def write_study_report(
-    study: Study, path: Any, *, best_run: pd.Series | None = None, chart: Any = None
+    study: Study, path: Any, *, best_run: pd.Series | None = None, chart: Any = None, sections: Any = ()
 ) -> Any:
     """Write ``study``'s report to ``path`` and its trials to ``<path stem>.trials.csv`` beside it;
     ``best_run`` (its stats) and ``chart`` (a Bokeh layout of it) add the best run's trades and chart
-    when the caller has them."""
+    when the caller has them; ``sections`` (Bokeh layouts) are shown after them."""
     from backtestkit.plotting._report import write_report
 
     finished = study.top(len(study))
@@ -60,6 +60,7 @@ def write_study_report(
         best_stats=_best_stats(study, best_run),
         trades=_trades(best_run),
         trials_link=csv.name,
+        sections=sections,
     )
     study.to_csv(csv)
     return written

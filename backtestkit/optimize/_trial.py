@@ -276,13 +276,15 @@ class Study:
 
         return plot_heatmaps(self.heatmap(column), **kwargs)
 
-    def write_report(self, filename: Any, *, best_run: pd.Series | None = None, chart: Any = None) -> Any:
+    def write_report(self, filename: Any, *, best_run: pd.Series | None = None, chart: Any = None,
+                     sections: Any = ()) -> Any:
         """Write the study's HTML report (settings, heatmaps, the top trials) from its trials, running
         nothing. ``best_run`` (the best trial's stats, as ``Backtest.run`` returns them) and ``chart``
-        (a Bokeh layout) add the best run's trades and chart. Returns the path written."""
+        (a Bokeh layout) add the best run's trades and chart; ``sections`` (Bokeh layouts, such as a
+        validation result's ``report_section()``) follow them. Returns the path written."""
         from backtestkit.optimize._report import write_study_report
 
-        return write_study_report(self, filename, best_run=best_run, chart=chart)
+        return write_study_report(self, filename, best_run=best_run, chart=chart, sections=sections)
 
     def to_csv(self, path: Any, **kwargs: Any) -> None:
         """Write :meth:`trials_dataframe` to a CSV file (``DataFrame.to_csv``'s options apply)."""

@@ -12,7 +12,7 @@ import itertools
 import math
 import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,7 @@ def write_report(
     best_stats: pd.Series | None = None,
     trades: pd.DataFrame | None = None,
     trials_link: str | None = None,
+    sections: Sequence[LayoutDOM] = (),
 ) -> Path:
     """Write the report of a finished optimisation as one standalone HTML page.
 
@@ -124,6 +125,8 @@ def write_report(
         best_stats: The best run's stats, shown in full.
         trades: The best run's trades (``stats['_trades']``).
         trials_link: A link (relative to the page) to a file of every trial, e.g. ``"opt.trials.csv"``.
+        sections: More sections, shown after the best run: Bokeh layouts :data:`PAGE_WIDTH` wide, each
+            with its own heading (e.g. a validation result's ``report_section()``).
 
     Returns:
         The path written.
@@ -153,9 +156,10 @@ def write_report(
     _check_extras(details=details, sensitivity=sensitivity, values=values, best_stats=best_stats,
                   trades=trades, trials_link=trials_link)
     cells = None if cells is None else check_cells(cells, heatmap, OWNER)
+    sections = _check_sections(OWNER, sections)
     style, name, params = stylesheet(), str(heatmap.name), list(heatmap.index.names)
     best_params = {param: top.iloc[0][param] for param in params}
-    sections = [
+    parts = [
         _header(style, title, {"Search settings": settings, **(details or {})},
                 _facts(objective, n_admissible, n_evaluated, elapsed, heatmap, top)),
         *_heatmap_section(style, heatmap, cells, maximize),
@@ -163,10 +167,51 @@ def write_report(
         *([] if values is None else distribution_section(style, values, name, float(top.iloc[0][name]))),
         *_top_section(style, top, params, name, trials_link),
         *best_run_section(style, _described(best_params), best_stats, trades, best_chart, _NO_CHART),
-        div(style, f"<p class='note'>Written by backtestkit {__version__}.</p>"),
+        *sections,
     ]
-    page = column(sections, width=PAGE_WIDTH, styles={"margin": "8px auto"})  # centred in the window
+    return _write_page(path, style, parts, title, resources)
+
+
+def write_page(filename: str | os.PathLike[str], *, title: str, sections: Sequence[LayoutDOM],
+               resources: str = "inline") -> Path:
+    """Write a standalone page of ``sections`` (Bokeh layouts :data:`PAGE_WIDTH` wide, each with its
+    own heading) under ``title``, in the report's style: how a result that is not a search (a
+    walk-forward, a Monte Carlo) writes its own page. Returns the path written.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_page(Path(folder) / "wf.html", title="Walk-forward", resources="cdn",
+    ...                       sections=[Div(text="<h2>Windows</h2>")])
+    ...     print(path.name, "Windows" in path.read_text(encoding="utf-8"))
+    wf.html True
+    """
+    owner = "write_page"
+    path = check_page_path(owner, "filename", filename)
+    if not isinstance(title, str) or not title.strip():
+        exc = ValueError if isinstance(title, str) else TypeError
+        raise param_error(owner, "title", "a non-empty str", title, exc=exc)
+    check_resources(owner, resources)
+    style = stylesheet()
+    parts = [div(style, f"<h1>{escape(title)}</h1>"), *_check_sections(owner, sections)]
+    return _write_page(path, style, parts, title, resources)
+
+
+def _write_page(path: Path, style: InlineStyleSheet, parts: list[LayoutDOM], title: str,
+                resources: str) -> Path:
+    parts = [*parts, div(style, f"<p class='note'>Written by backtestkit {__version__}.</p>")]
+    page = column(parts, width=PAGE_WIDTH, styles={"margin": "8px auto"})  # centred in the window
     return write_html(page, path, title=title, resources=resources)
+
+
+def _check_sections(owner: str, sections: Any) -> list[LayoutDOM]:
+    if isinstance(sections, LayoutDOM) or not isinstance(sections, Sequence):
+        got = Verbatim(type(sections).__name__)
+        raise param_error(owner, "sections", "a list of Bokeh layouts", got, exc=TypeError)
+    wrong = [item for item in sections if not isinstance(item, LayoutDOM)]
+    if wrong:
+        got = Verbatim(f"a list holding a {type(wrong[0]).__name__}")
+        raise param_error(owner, "sections", "a list of Bokeh layouts", got, exc=TypeError)
+    return list(sections)
 
 
 def _check_counts(n_admissible: Any, n_evaluated: Any, elapsed: Any) -> None:
