@@ -6,4 +6,16 @@ Each result can draw itself (``plot()``), write its own page (``write_report(pat
 section for a study's report (``report_section()``, passed to ``Study.write_report(sections=...)``).
 """
 
-__all__: list[str] = []
+from backtestkit.validation._sharpe import (
+    DeflatedSharpe,
+    deflated_sharpe,
+    expected_max_sharpe,
+    probabilistic_sharpe,
+)
+
+__all__: list[str] = [
+    "DeflatedSharpe",
+    "deflated_sharpe",
+    "expected_max_sharpe",
+    "probabilistic_sharpe",
+]
