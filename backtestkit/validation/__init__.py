@@ -6,16 +6,22 @@ Each result can draw itself (``plot()``), write its own page (``write_report(pat
 section for a study's report (``report_section()``, passed to ``Study.write_report(sections=...)``).
 """
 
+from backtestkit.validation._pbo import BacktestOverfitting, pbo
 from backtestkit.validation._sharpe import (
     DeflatedSharpe,
     deflated_sharpe,
     expected_max_sharpe,
     probabilistic_sharpe,
 )
+from backtestkit.validation._trial_returns import ReturnsInterrupted, trial_returns
 
 __all__: list[str] = [
+    "BacktestOverfitting",
     "DeflatedSharpe",
+    "ReturnsInterrupted",
     "deflated_sharpe",
     "expected_max_sharpe",
+    "pbo",
     "probabilistic_sharpe",
+    "trial_returns",
 ]
