@@ -47,3 +47,12 @@ def test_skopt_benchmark_runs():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "overhead outside the objective" in result.stdout
+
+
+def test_pbo_benchmark_runs_and_agrees_with_a_loop():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_pbo.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "✓ logits equal a per-split loop's" in result.stdout and "PBO of noise" in result.stdout
