@@ -7,6 +7,7 @@ section for a study's report (``report_section()``, passed to ``Study.write_repo
 """
 
 from backtestkit.validation._pbo import BacktestOverfitting, pbo
+from backtestkit.validation._plateau import Plateau, PlateauResult, plateau
 from backtestkit.validation._sharpe import (
     DeflatedSharpe,
     deflated_sharpe,
@@ -18,10 +19,13 @@ from backtestkit.validation._trial_returns import ReturnsInterrupted, trial_retu
 __all__: list[str] = [
     "BacktestOverfitting",
     "DeflatedSharpe",
+    "Plateau",
+    "PlateauResult",
     "ReturnsInterrupted",
     "deflated_sharpe",
     "expected_max_sharpe",
     "pbo",
+    "plateau",
     "probabilistic_sharpe",
     "trial_returns",
 ]
