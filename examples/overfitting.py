@@ -65,6 +65,7 @@ if __name__ == "__main__":  # the workers import this file: only the main proces
 
     # %% One report with the study and both results; the best run's chart on a page of its own
     path = study.write_report("overfitting_report.html", best_run=best_run,
-                              sections=[smooth.report_section(), overfit.report_section()])
+                              sections=[smooth.report_section(), dsr.report_section(),
+                                        overfit.report_section()])
     print(f"Report written to {path}")
     bt.plot(results=best_run, filename="overfitting_best.html", open_browser=False)

@@ -13,7 +13,7 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, HoverTool, LayoutDOM, Span
 from bokeh.plotting import figure
 
-from backtestkit.plotting._page import PAGE_WIDTH, data_table, div, stylesheet
+from backtestkit.plotting._page import PAGE_WIDTH, data_table, div, facts_table, stylesheet
 from backtestkit.plotting._sections import BEST_COLOR, LINE_COLOR, TOOLS
 
 OVERFIT_COLOR = "#d62728"
@@ -106,3 +106,15 @@ def plateau_section(summary: str, table: pd.DataFrame, sensitivity: pd.DataFrame
                              f"<p class='note'>{escape(note)}</p>"),
                   data_table(table.reset_index()), div(style, "<h3>Sensitivity</h3>"),
                   data_table(sensitivity.reset_index()), figures)
+
+
+def dsr_section(dsr: float, summary: str, facts: dict[str, str]) -> LayoutDOM:
+    """The Deflated Sharpe Ratio's section of a report: the verdict, its inputs, how to read it."""
+    note = ("The probability that the chosen run's true Sharpe ratio beats the best that the trials "
+            "would reach by luck alone, given how many were tried, how much their Sharpe ratios vary, and "
+            "the length, skew and kurtosis of the run's returns. Above 0.95: very likely more than luck; "
+            "around 0.5 or below: the search would find as much in noise.")
+    body = facts_table({name: escape(value) for name, value in facts.items()})
+    text = (f"<h2>Deflated Sharpe Ratio</h2><p class='best'>DSR = {dsr:.3f}</p>"
+            f"<p class='note'>{escape(summary)}.</p>{body}<p class='note'>{escape(note)}</p>")
+    return div(stylesheet(), text)

@@ -9,6 +9,7 @@ excess) kurtosis: 3 for normal returns. See doc/validation.md for the formulas.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -125,6 +126,24 @@ class DeflatedSharpe:
         return (f"DSR {self.dsr:.3f} (PSR {self.psr:.3f}): Sharpe ratio {self.sharpe * scale:.3f} against "
                 f"{self.sharpe_benchmark * scale:.3f} expected of the best of {self.n_trials:,} trials by "
                 f"luck ({unit}, {self.n:,} returns)")
+
+    def report_section(self) -> Any:
+        """This result as a section of a report (``Study.write_report(sections=[...])``)."""
+        from backtestkit.plotting._overfitting import dsr_section
+
+        facts = {"DSR": f"{self.dsr:.4f}", "PSR (against 0)": f"{self.psr:.4f}",
+                 "Sharpe ratio, per period": f"{self.sharpe:.4g}",
+                 "SR₀, the best of the trials by luck": f"{self.sharpe_benchmark:.4g}",
+                 "Trials": f"{self.n_trials:,}", "Variance of their Sharpe ratios": f"{self.variance:.4g}",
+                 "Returns": f"{self.n:,}", "Skew": f"{self.skew:.4g}", "Kurtosis": f"{self.kurtosis:.4g}",
+                 "Periods a year": f"{self.periods_per_year:g}"}
+        return dsr_section(self.dsr, self.summary(), facts)
+
+    def write_report(self, path: str | os.PathLike[str]) -> Any:
+        """Write :meth:`report_section` as a page of its own; returns the path written."""
+        from backtestkit.plotting._report import write_page
+
+        return write_page(path, title="Deflated Sharpe Ratio", sections=[self.report_section()])
 
 
 def deflated_sharpe(returns: Any, study: Any = None, *, n_trials: int | None = None,

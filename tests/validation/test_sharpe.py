@@ -101,6 +101,12 @@ def test_from_a_study_and_a_runs_stats():
     assert deflated_sharpe(stats, _study([0.0, 1.0, 2.0]), n_trials=30).n_trials == 30
 
 
+def test_the_report_section_and_page(tmp_path):
+    result = deflated_sharpe(np.random.default_rng(5).normal(0.001, 0.01, 300), n_trials=10, variance=0.001)
+    html = result.write_report(tmp_path / "dsr.html").read_text(encoding="utf-8")
+    assert "Deflated Sharpe Ratio" in html and f"{result.dsr:.3f}" in html
+
+
 @pytest.mark.parametrize("call, kwargs, exc, match", [
     (probabilistic_sharpe, {"sr": "1"}, TypeError, "The 'sr' parameter of probabilistic_sharpe must be a "
                                                    "finite number. Got '1' instead."),
