@@ -9,6 +9,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backtestkit import Backtest
 from backtestkit.datasets import load_daily
@@ -168,3 +170,18 @@ def test_trial_returns_bad_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         trial_returns(**{"bt": bt, "study": study, **kwargs})
 
+
+
+@given(st.integers(0, 10_000), st.floats(0.1, 100), st.sampled_from([2, 4, 6]))
+@settings(max_examples=25, deadline=None)
+def test_pbo_is_a_share_of_splits_unchanged_by_scale_and_column_order(seed, scale, n_splits):
+    rng = np.random.default_rng(seed)
+    values = rng.normal(0.0, 0.01, size=(60, 5))
+    result = pbo(values, n_splits=n_splits)
+    assert len(result.logits) == math.comb(n_splits, n_splits // 2)
+    assert 0.0 <= result.pbo <= 1.0
+    np.testing.assert_allclose(pbo(values * scale, n_splits=n_splits).logits, result.logits)
+    order = rng.permutation(5)
+    shuffled = pbo(values[:, order], n_splits=n_splits)
+    np.testing.assert_allclose(shuffled.logits, result.logits)
+    assert list(order[shuffled.performance["trial"].astype(int)]) == list(result.performance["trial"])

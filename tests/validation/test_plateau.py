@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backtestkit.optimize import Outcome, Study, run_search
 from backtestkit.validation import Plateau, PlateauResult, plateau
@@ -128,3 +130,18 @@ def test_a_study_without_values_and_bad_selector_arguments():
     with pytest.raises(TypeError, match="The 'radius' parameter of Plateau must be"):
         Plateau(radius="1")
     assert repr(Plateau(2, "min")) == "Plateau(radius=2, statistic='min')"
+
+
+@given(st.lists(st.one_of(st.floats(-100, 100), st.just(math.nan)), min_size=12, max_size=12),
+       st.booleans())
+@settings(max_examples=40, deadline=None)
+def test_radius_zero_is_the_raw_best_and_smoothing_stays_within_the_values(values, maximize):
+    # a 3 x 4 grid of arbitrary values (NaN: no value); with radius 0 plateau's best is the study's best
+    if all(math.isnan(v) for v in values):
+        return
+    study = run_search(lambda p: values[p["x"] * 4 + p["y"]], {"x": range(3), "y": range(4)},
+                       known_params=["x", "y"], n_jobs=1, show_progress=False, maximize=maximize)
+    assert plateau(study, radius=0).best_params == study.best_params
+    smoothed = plateau(study, radius=1).smoothed.dropna()
+    finite = [v for v in values if not math.isnan(v)]
+    assert ((smoothed >= min(finite) - 1e-9) & (smoothed <= max(finite) + 1e-9)).all()
