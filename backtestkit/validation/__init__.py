@@ -7,8 +7,12 @@ section for a study's report (``report_section()``, passed to ``Study.write_repo
 """
 
 from backtestkit.validation._lookahead import LookaheadResult, check_lookahead
+from backtestkit.validation._montecarlo import MonteCarloInterrupted, MonteCarloResult, monte_carlo
 
 __all__: list[str] = [
     "LookaheadResult",
+    "MonteCarloInterrupted",
+    "MonteCarloResult",
     "check_lookahead",
+    "monte_carlo",
 ]
