@@ -56,11 +56,13 @@ class LookaheadResult:
 
     def __repr__(self) -> str:
         verdict = "ok" if self.ok else f"{len(self.table)} looking ahead"
-        return f"<LookaheadResult {self.strategy}: {self.n_indicators} indicators, {verdict}>"
+        count = f"{self.n_indicators} indicator{'s' * (self.n_indicators != 1)}"
+        return f"<LookaheadResult {self.strategy}: {count}, {verdict}>"
 
     def __str__(self) -> str:
         cuts = ", ".join(f"{cut:,}" for cut in self.cuts)
-        head = f"Lookahead check of {self.strategy}: {self.n_indicators} indicators, data cut to {cuts} bars."
+        count = f"{self.n_indicators} indicator{'s' * (self.n_indicators != 1)}"
+        head = f"Lookahead check of {self.strategy}: {count}, data cut to {cuts} bars."
         if self.ok:
             return f"{head}\nNo indicator changed its past values: no lookahead found."
         lines = [head, f"{len(self.table)} indicator(s) changed past values when future bars were removed:"]
