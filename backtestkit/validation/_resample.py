@@ -92,12 +92,11 @@ def resampled_ohlc(data: pd.DataFrame, block: int, rng: np.random.Generator) -> 
     log_open = np.log(c[0]) + np.cumsum(gap[picks] + np.concatenate(([0.0], body[picks][:-1])))
     opens = np.exp(log_open)
     closes = np.exp(log_open + body[picks])
-    highs = np.maximum(opens, closes) * np.exp(np.maximum(top[picks], 0.0))
-    lows = np.minimum(opens, closes) * np.exp(-np.maximum(bottom[picks], 0.0))
+    upper, lower = np.maximum(opens, closes), np.minimum(opens, closes)
+    # max(): floating error of exp/log must not break the bars' order, so clamp to the body
+    highs = np.maximum(upper * np.exp(np.maximum(top[picks], 0.0)), upper)
+    lows = np.minimum(lower * np.exp(-np.maximum(bottom[picks], 0.0)), lower)
     columns = {"Open": np.r_[o[0], opens], "High": np.r_[h[0], highs], "Low": np.r_[lo[0], lows],
                "Close": np.r_[c[0], closes], "Volume": data["Volume"].to_numpy()[np.r_[0, picks + 1]]}
     frame = pd.DataFrame(columns, index=data.index)
-    # floating error of exp/log must not break the bars' order: clamp to the body
-    frame["High"] = np.maximum(frame["High"], frame[["Open", "Close"]].max(axis=1))
-    frame["Low"] = np.minimum(frame["Low"], frame[["Open", "Close"]].min(axis=1))
     return frame
