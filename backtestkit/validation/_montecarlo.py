@@ -24,13 +24,14 @@ from backtestkit._errors import check_number, param_error, unknown_name_error
 from backtestkit._objective import quiet_runs
 from backtestkit.optimize._runner import Runner, is_interactive
 from backtestkit.optimize._search import _check_runner_options
-from backtestkit.optimize._trial import Outcome
+from backtestkit.optimize._trial import Outcome, Trial
 from backtestkit.validation._resample import ordered_equity, path_metrics, resampled_ohlc, trade_paths
 
 OWNER = "monte_carlo"
 METHODS = ("shuffle", "bootstrap", "candles")
 PERCENTILES = (5, 25, 50, 75, 95)
-RUN_EXPECTED = "a run's stats (with '_trades' and '_equity_curve'), a dict of parameters or None"
+RUN_EXPECTED = ("a run's stats (with '_trades' and '_equity_curve'), a study's Trial, a dict of parameters "
+                "or None")
 #: Trade paths are drawn this many at a time, each chunk from its own seed: the paths do not depend on
 #: how many are asked for (the first k of n = 2k are those of n = k), and Ctrl-C keeps whole chunks.
 CHUNK = 250
@@ -158,8 +159,9 @@ def monte_carlo(bt: Backtest, results_or_params: pd.Series | dict[str, Any] | No
 
     Parameters:
         bt: The Backtest that made (or is to make) the run.
-        results_or_params: The run: its stats (``bt.run(...)``'s or ``bt.optimize(...)``'s Series), or
-            a dict of strategy parameters to run with; None runs the strategy's own values.
+        results_or_params: The run: its stats (``bt.run(...)``'s or ``bt.optimize(...)``'s Series), a
+            study's :class:`~backtestkit.optimize.Trial` (``study.best_trial``) or a dict of strategy
+            parameters to run with; None runs the strategy's own values.
         n: How many paths.
         method: ``'shuffle'`` reorders the run's trades, ``'bootstrap'`` draws as many with replacement
             (no backtest runs); ``'candles'`` rebuilds the bars from a block bootstrap of their moves
@@ -247,6 +249,8 @@ def _run_of(bt: Backtest, engine: Engine, run: Any) -> tuple[dict[str, Any], pd.
         if "_trades" not in run or "_equity_curve" not in run:
             raise param_error(OWNER, "results_or_params", RUN_EXPECTED, run, exc=TypeError)
         return dict(getattr(run.get("_strategy"), "_params", {})), run
+    if isinstance(run, Trial):
+        run = run.params
     if run is not None and not isinstance(run, dict):
         raise param_error(OWNER, "results_or_params", RUN_EXPECTED, run, exc=TypeError)
     params = dict(run or {})

@@ -145,6 +145,16 @@ def test_parameters_run_the_same_as_the_stats_of_that_run(bt):
     assert by_params.strategy == "Cross(n1=5,n2=20)"
 
 
+def test_a_study_s_best_trial_runs_its_parameters(bt):
+    _, study = bt.optimize(n1=[5, 10], n2=[20, 30], maximize="Equity Final [$]", return_study=True, n_jobs=1,
+                           show_progress=False)
+    best = study.best_trial
+    by_trial = monte_carlo(bt, best, n=50, random_state=2, show_progress=False)
+    by_params = monte_carlo(bt, dict(best.params), n=50, random_state=2, show_progress=False)
+    assert np.array_equal(by_trial.equity, by_params.equity)
+    assert by_trial.original["Equity Final [$]"] == pytest.approx(best.metrics["Equity Final [$]"])
+
+
 def test_the_user_s_stats_are_left_as_they_were(bt, stats):
     trades = stats["_trades"].copy()
     monte_carlo(bt, stats, n=20, random_state=0, show_progress=False)
@@ -286,7 +296,7 @@ BAD = [
      "Got 0 instead."),
     ({"results_or_params": [1]}, TypeError,
      "The 'results_or_params' parameter of monte_carlo must be a run's stats (with '_trades' and "
-     "'_equity_curve'), a dict of parameters or None. Got [1] instead."),
+     "'_equity_curve'), a study's Trial, a dict of parameters or None. Got [1] instead."),
     ({"results_or_params": {"n3": 1}}, ValueError,
      "Unknown parameter 'n3' for monte_carlo. Known: 'n1', 'n2', 'size'. Did you mean 'n2'?"),
 ]
