@@ -110,7 +110,8 @@ class MonteCarloResult:
     def _chart(self) -> Any:
         from backtestkit.plotting._fan import fan_chart
 
-        label = "bar" if self.method == "candles" else "trade"
+        label = "trade" if self.method != "candles" else (
+            "time" if isinstance(self.steps, pd.DatetimeIndex) else "bar")
         original = self.original_equity if len(self.original_equity) == self.equity.shape[1] else None
         return fan_chart(self.steps, self._bands(), original, self.equity, x_label=label)
 

@@ -321,3 +321,11 @@ def test_trade_paths_of_a_bootstrap_stay_within_the_extremes():
                          method="bootstrap", compound=False)
     assert equity[:, -1].min() >= 40 and equity[:, -1].max() <= 190
     assert {40.0, 190.0} <= set(equity[:, -1])  # with 500 draws both extremes (1/27 each) appear
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "candles"])
+def test_the_report_renders_in_a_browser(browser, bt, stats, tmp_path, method):
+    result = monte_carlo(bt, stats, n=12, method=method, random_state=0, n_jobs=1, show_progress=False)
+    page = browser.render(result.write_report(tmp_path / "mc.html"), name=f"monte-carlo-{method}")
+    assert page.errors == [] and page.outside_requests == []
+    assert page.canvases >= 2  # the percentile table and the fan chart
