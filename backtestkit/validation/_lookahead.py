@@ -54,6 +54,22 @@ class LookaheadResult:
     def __bool__(self) -> bool:
         return self.ok
 
+    def report_section(self) -> Any:
+        """A Bokeh section for a report (``Study.write_report(sections=[...])``): the verdict, and the
+        table of the indicators that look ahead when there are any."""
+        from html import escape
+
+        from bokeh.layouts import column
+
+        from backtestkit.plotting._page import data_table, div, stylesheet
+
+        style = stylesheet()
+        lines = str(self).splitlines()
+        text = f"<h2>Lookahead check</h2><p class='note'>{escape(lines[0])}</p><p>{escape(lines[1])}</p>"
+        if self.ok:
+            return column(div(style, text))
+        return column(div(style, text), data_table(self.table, max_rows=len(self.table)))
+
     def __repr__(self) -> str:
         verdict = "ok" if self.ok else f"{len(self.table)} looking ahead"
         count = f"{self.n_indicators} indicator{'s' * (self.n_indicators != 1)}"

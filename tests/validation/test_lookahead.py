@@ -202,3 +202,13 @@ def test_an_init_that_fails_on_cut_data_says_where():
 
 def test_the_result_type_is_exported():
     assert isinstance(check_lookahead(BT, cuts=1), LookaheadResult)
+
+
+def test_the_report_section_names_what_looks_ahead():
+    from bokeh.embed import file_html
+    from bokeh.resources import CDN
+
+    found = check_lookahead(Backtest(bars(8), with_indicator(lambda c: c.shift(-1), "Tomorrow")), cuts=1)
+    html = file_html(found.report_section(), CDN, "t")
+    assert "Lookahead check" in html and "Tomorrow" in html and "1 indicator(s) changed" in html
+    assert "no lookahead found" in file_html(check_lookahead(BT, cuts=1).report_section(), CDN, "t")

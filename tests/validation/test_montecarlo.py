@@ -145,7 +145,7 @@ def test_parameters_run_the_same_as_the_stats_of_that_run(bt):
     assert by_params.strategy == "Cross(n1=5,n2=20)"
 
 
-def test_a_study_s_best_trial_runs_its_parameters(bt):
+def test_a_study_s_best_trial_runs_its_parameters(bt, tmp_path):
     _, study = bt.optimize(n1=[5, 10], n2=[20, 30], maximize="Equity Final [$]", return_study=True, n_jobs=1,
                            show_progress=False)
     best = study.best_trial
@@ -153,6 +153,11 @@ def test_a_study_s_best_trial_runs_its_parameters(bt):
     by_params = monte_carlo(bt, dict(best.params), n=50, random_state=2, show_progress=False)
     assert np.array_equal(by_trial.equity, by_params.equity)
     assert by_trial.original["Equity Final [$]"] == pytest.approx(best.metrics["Equity Final [$]"])
+    from backtestkit.validation import check_lookahead
+
+    sections = [by_trial.report_section(), check_lookahead(bt, **best.params).report_section()]
+    html = study.write_report(tmp_path / "study.html", sections=sections).read_text(encoding="utf-8")
+    assert "Monte Carlo: Cross" in html and "Lookahead check" in html
 
 
 def test_the_user_s_stats_are_left_as_they_were(bt, stats):
