@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import sys
 import time
 from typing import Any
 
@@ -22,7 +23,7 @@ from backtestkit._backtest import Backtest, strategy_parameters
 from backtestkit._engine import Engine
 from backtestkit._errors import check_number, param_error, unknown_name_error
 from backtestkit._objective import quiet_runs
-from backtestkit.optimize._runner import Runner, is_interactive
+from backtestkit.optimize._runner import BAR_DELAY, Runner, is_interactive
 from backtestkit.optimize._search import _check_runner_options
 from backtestkit.optimize._trial import Outcome, Trial
 from backtestkit.validation._resample import ordered_equity, path_metrics, resampled_ohlc, trade_paths
@@ -213,7 +214,7 @@ def monte_carlo(bt: Backtest, results_or_params: pd.Series | dict[str, Any] | No
     if method == "candles":
         return _candle_paths(engine, params, stats, n, block or _default_block(len(engine.data)), entropy,
                              -1 if n_jobs is None else n_jobs, show, common)
-    return _trade_paths(stats, n, True if compound is None else compound, entropy, common)
+    return _trade_paths(stats, n, True if compound is None else compound, entropy, show, common)
 
 
 def _engine_of(bt: Any) -> Engine:
@@ -286,7 +287,7 @@ def _stopped(done: int, n: int, result: MonteCarloResult) -> MonteCarloInterrupt
         f"again, so ask for n={n:,} with it to finish.", result)
 
 
-def _trade_paths(stats: pd.Series, n: int, compound: bool, entropy: int, common: dict[str, Any]
+def _trade_paths(stats: pd.Series, n: int, compound: bool, entropy: int, show: bool, common: dict[str, Any]
                  ) -> MonteCarloResult:
     trades = stats["_trades"]
     if len(trades) == 0:
@@ -303,13 +304,20 @@ def _trade_paths(stats: pd.Series, n: int, compound: bool, entropy: int, common:
         return MonteCarloResult(equity=equity, steps=pd.RangeIndex(len(pnl) + 1), original_equity=original,
                                 compound=compound, block=None, **common)
 
+    from tqdm.std import tqdm
+
+    bar = tqdm(total=n, desc=OWNER, unit="path", file=sys.stderr, disable=not show, leave=False,
+               delay=BAR_DELAY)
     try:
         for i, seed in enumerate(seeds):
             size = min(CHUNK, n - i * CHUNK)
             chunks.append(trade_paths(pnl, cash, size, np.random.default_rng(seed), method=common["method"],
                                       compound=compound))
+            bar.update(size)
     except KeyboardInterrupt:
         raise _stopped(sum(map(len, chunks)), n, result()) from None
+    finally:
+        bar.close()
     return result()
 
 
