@@ -205,6 +205,8 @@ def monte_carlo(bt: Backtest, results_or_params: pd.Series | dict[str, Any] | No
     """
     engine = _engine_of(bt)
     _check_options(n, method, ruin, compound, block, n_jobs, show_progress)
+    if method == "candles":
+        _check_candles(engine.data)
     params, stats = _run_of(bt, engine, results_or_params)
     entropy = _entropy(random_state)
     strategy = str(stats["_strategy"]) if "_strategy" in stats else engine.strategy.__name__
@@ -243,6 +245,13 @@ def _check_options(n: Any, method: Any, ruin: Any, compound: Any, block: Any, n_
         if block < 1 or method != "candles":
             raise param_error(OWNER, "block", "an int >= 1, with method='candles' (or None)", block)
     _check_runner_options(OWNER, n_jobs, show_progress)
+
+
+def _check_candles(data: pd.DataFrame) -> None:
+    """Backtest has checked the prices are > 0 (the log moves need it); a block needs a move or two."""
+    if len(data) < 3:
+        raise ValueError(f"monte_carlo(method='candles') needs at least 3 bars to resample their moves. "
+                         f"Got {len(data)} bars instead.")
 
 
 def _run_of(bt: Backtest, engine: Engine, run: Any) -> tuple[dict[str, Any], pd.Series]:
@@ -342,9 +351,6 @@ class _CandlePath:
 def _candle_paths(engine: Engine, params: dict[str, Any], stats: pd.Series, n: int, block: int, entropy: int,
                   n_jobs: int, show: bool, common: dict[str, Any]) -> MonteCarloResult:
     close = engine.data["Close"].to_numpy(dtype=float)
-    if len(close) < 3 or not (engine.data[["Open", "High", "Low", "Close"]].to_numpy() > 0).all():
-        raise ValueError("monte_carlo(method='candles') needs at least 3 bars of positive prices (it "
-                         "resamples their log moves). Got prices <= 0 or fewer bars instead.")
     seeds = np.random.SeedSequence(entropy).spawn(n)
     done: dict[int, np.ndarray] = {}
     original = stats["_equity_curve"]["Equity"].to_numpy(dtype=float)
@@ -361,7 +367,8 @@ def _candle_paths(engine: Engine, params: dict[str, Any], stats: pd.Series, n: i
         with runner:
             items = ((i, {"seed": seed}) for i, seed in enumerate(seeds))
             for keys, _, outcomes, failure in runner.map_batches(items, n, 4):
-                done.update((key, outcome.metrics) for key, outcome in zip(keys, outcomes, strict=False))
+                done.update((key, outcome.metrics) for key, outcome in zip(keys, outcomes, strict=False)
+                            if outcome.state == "ok")
                 if failure is not None and isinstance(failure.exc, KeyboardInterrupt):
                     raise KeyboardInterrupt
                 if failure is not None:

@@ -314,6 +314,27 @@ def test_bad_arguments_are_named(bt, kwargs, exc, match):
         monte_carlo(**kwargs)
 
 
+def test_candles_need_a_few_bars_and_say_so_before_running(monkeypatch):
+    bt = Backtest(load_daily().iloc[:2], Cross)
+    monkeypatch.setattr(_montecarlo, "_run_of", None)  # nothing runs before the check
+    message = ("monte_carlo(method='candles') needs at least 3 bars to resample their moves. "
+               "Got 2 bars instead.")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        monte_carlo(bt, None, n=5, method="candles")
+
+
+def test_a_failing_path_names_the_error(bt):
+    class Fails(Cross):
+        def next(self):
+            if len(self.data) == 100 and self.data.Close[-1] != load_daily().Close.iloc[99]:
+                raise RuntimeError("not on these prices")
+            super().next()
+
+    failing = Backtest(load_daily(), Fails, finalize_trades=True)
+    with pytest.raises(Exception, match="not on these prices"):
+        monte_carlo(failing, None, n=3, method="candles", random_state=0, n_jobs=1, show_progress=False)
+
+
 def test_a_run_without_trades_cannot_be_shuffled():
     bt = Backtest(load_daily(), Strategy)
     with pytest.raises(ValueError, match="this run has none. Use method='candles'"):
