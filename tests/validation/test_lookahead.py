@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backtestkit import Backtest, Strategy
 from backtestkit.datasets import load_daily
@@ -65,6 +67,27 @@ def test_a_whole_series_normalisation_is_caught_from_its_first_bar():
     assert list(result.table["Indicator"]) == ["Z-score"]
     assert result.table["First bar"].iloc[0] == 0 and result.table["Cuts differing"].iloc[0] == 5
     assert "Z-score: first differs at bar 0" in str(result)
+
+
+@settings(max_examples=30, deadline=None)
+@given(window=st.integers(1, 8), lag=st.integers(0, 5), lead=st.integers(1, 5), n=st.integers(30, 80),
+       cuts=st.integers(1, 4))
+def test_a_lead_of_k_bars_shows_k_bars_before_the_shortest_cut(window, lag, lead, n, cuts):
+    # causal: a trailing mean of the past, lagged; leaking: the same read `lead` bars ahead. On data cut to
+    # L bars, the last `lead` values of the leaking one become NaN; the first is at L - lead (the window
+    # is short enough for a value there: L >= 15 > window + lead).
+    class Leads(Strategy):
+        def init(self):
+            close = pd.Series(self.data.Close)
+            self.past = self.I(lambda c: c.rolling(window).mean().shift(lag), close, name="past")
+            self.ahead = self.I(lambda c: c.rolling(window).mean().shift(-lead), close, name="ahead")
+
+    result = check_lookahead(Backtest(bars(n), Leads), cuts=cuts)
+    shortest = result.cuts[0]
+    assert list(result.table["Indicator"]) == ["ahead"]
+    row = result.table.iloc[0]
+    assert row["First bar"] == shortest - lead and row["Bars kept"] == shortest
+    assert row["Cuts differing"] == len(result.cuts)
 
 
 def test_each_line_of_a_multi_line_indicator_is_checked_on_its_own():
