@@ -56,3 +56,13 @@ def test_pbo_benchmark_runs_and_agrees_with_a_loop():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "✓ logits equal a per-split loop's" in result.stdout and "PBO of noise" in result.stdout
+
+
+def test_monte_carlo_benchmark_runs_and_paths_do_not_depend_on_n_jobs():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_montecarlo.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "✓ candle paths identical for n_jobs=1 and n_jobs=2" in result.stdout
+    assert "paths/s" in result.stdout and "overhead over the runs" in result.stdout

@@ -34,6 +34,7 @@ EXPECTED = {
     "resume_a_search.py": (["sma_study.db", "sma_study.db.lock"], "trials in sma_study.db"),
     "overfitting.py": (["overfitting_best.html", "overfitting_report.html", "overfitting_report.trials.csv"],
                        "PBO "),
+    "monte_carlo.py": (["monte_carlo.html", "monte_carlo_fan.html"], "Lookahead caught: Tomorrow"),
 }
 
 

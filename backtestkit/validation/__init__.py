@@ -6,6 +6,8 @@ Each result can draw itself (``plot()``), write its own page (``write_report(pat
 section for a study's report (``report_section()``, passed to ``Study.write_report(sections=...)``).
 """
 
+from backtestkit.validation._lookahead import LookaheadResult, check_lookahead
+from backtestkit.validation._montecarlo import MonteCarloInterrupted, MonteCarloResult, monte_carlo
 from backtestkit.validation._pbo import BacktestOverfitting, pbo
 from backtestkit.validation._plateau import Plateau, PlateauResult, plateau
 from backtestkit.validation._sharpe import (
@@ -19,11 +21,16 @@ from backtestkit.validation._trial_returns import ReturnsInterrupted, trial_retu
 __all__: list[str] = [
     "BacktestOverfitting",
     "DeflatedSharpe",
+    "LookaheadResult",
+    "MonteCarloInterrupted",
+    "MonteCarloResult",
     "Plateau",
     "PlateauResult",
     "ReturnsInterrupted",
+    "check_lookahead",
     "deflated_sharpe",
     "expected_max_sharpe",
+    "monte_carlo",
     "pbo",
     "plateau",
     "probabilistic_sharpe",
