@@ -88,6 +88,7 @@ def _search_settings(info: dict[str, Any]) -> dict[str, Any]:
         "method": info.get("method"),
         **info.get("options", {}),
         "constraint": info.get("constraint"),
+        **({"constraints": "; ".join(info["constraints"])} if info.get("constraints") else {}),
         "random_state": info.get("seed"),
         **info.get("candidates", {}),
     }
