@@ -62,8 +62,8 @@ def objective_for(maximize: Any, minimize: Any, option: str = "maximize") -> tup
         name = getattr(maximize, "__name__", "<lambda>")
         return ("objective" if name == "<lambda>" else name), maximize, True
     if not isinstance(maximize, str):
-        raise param_error("Backtest.optimize", option, "a stats key, an expression or a callable "
-                          "stats -> float", maximize, exc=TypeError)
+        raise param_error("Backtest.optimize", option, "a stats key or a callable stats -> float", maximize,
+                          exc=TypeError, hint="A string may also be an expression over stats keys.")
     if is_expression(maximize, NUMERIC_KEYS):
         return maximize, Expression(maximize, NUMERIC_KEYS, f"Backtest.optimize({option}=...)"), True
     if maximize not in NUMERIC_KEYS:
