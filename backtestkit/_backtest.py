@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import inspect
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -104,7 +105,8 @@ class Backtest:
                  show_progress: bool | None = None, report: str | os.PathLike | None = None,
                  estimator: str = "et", study: str | os.PathLike | None = None, study_name: str | None = None,
                  constraints: Sequence[str | Callable[[pd.Series], bool]] | None = None,
-                 **params: Any) -> Any:
+                 target: float | None = None, timeout: float | datetime.timedelta | None = None,
+                 patience: int | None = None, **params: Any) -> Any:
         """Find the strategy parameters that maximise an objective; returns the best run's stats.
 
         Each keyword in ``params`` names a strategy parameter and gives its candidate values (a
@@ -115,7 +117,10 @@ class Backtest:
         (``"Sharpe Ratio * min(1, `# Trades` / 100)"``). ``constraint(p)`` keeps the combinations worth
         running (``p.n1 < p.n2``); ``constraints`` are rules on a run's results (expressions such as
         ``"# Trades >= 30"`` or callables ``stats -> bool``): runs that break one are 'infeasible',
-        ranked after every feasible run.
+        ranked after every feasible run. The search stops early once the best value reaches
+        ``target``, after ``timeout`` seconds (or a ``datetime.timedelta``), or after ``patience``
+        evaluations in a row without improvement (checked between batches; the study's state is then
+        'stopped', with the reason in ``study.info['stopped']``).
         ``method='grid'`` runs every admissible combination (or a random sample of ``max_tries``: a
         count, or a fraction of the grid); ``method='skopt'`` searches with a scikit-optimize
         surrogate model (``estimator``: ``'et'`` extra trees, ``'rf'``, ``'gbrt'`` or ``'gp'``) for
@@ -153,7 +158,8 @@ class Backtest:
             return_optimization=return_optimization, objective_name=objective_name, estimator=estimator,
             maximize=maximizing, metric_names=NUMERIC_KEYS, storage=study,
             study_name=study_name or self._strategy.__name__,
-            info=study_info(self, constraint, params, result_rules))
+            info=study_info(self, constraint, params, result_rules), target=target, timeout=timeout,
+            patience=patience)
         if len(found) and np.isnan(found.best_value):
             warn(f"Every one of the {len(found):,} runs scored NaN ({_states(found)}): there is no best "
                  f"parameter set, and the stats returned are the first combination's.")

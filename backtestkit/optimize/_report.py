@@ -116,6 +116,7 @@ def details(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
     run = {
         "started": _when(info.get("started")),
         "state": info.get("state"),
+        "stopped": info.get("stopped"),
         "backtestkit": info.get("version"),
     }
     run = {name: value for name, value in run.items() if value}
