@@ -157,3 +157,24 @@ def test_a_resumed_study_must_have_the_same_constraints(tmp_path):
         bt.optimize(constraints=["# Trades >= 4"], study=path, **GRID)
     _, again = bt.optimize(constraints=["# Trades >= 3"], study=path, **GRID)
     assert len(again) == 6 and not math.isnan(again.best_value)
+
+
+def test_infeasible_runs_are_infeasible_cells_of_the_reports_heatmaps(by_key):
+    from backtestkit.optimize._report import cell_states
+
+    floor = by_key["# Trades"].median()
+    _, study = Backtest(GOOG.iloc[:800], SmaCross).optimize(constraints=[f"# Trades >= {floor}"], **GRID)
+    cells = cell_states(study)
+    expected = np.where(by_key["# Trades"] >= floor, "ok", "infeasible")
+    assert cells.sort_index().tolist() == pd.Series(expected, by_key.index).sort_index().tolist()
+    assert study.heatmap()[cells == "infeasible"].isna().all()
+
+
+def test_expressions_and_constraints_travel_to_worker_processes():
+    options = dict(n1=[5, 10, 20], n2=[30, 60], return_study=True,
+                   maximize="Sharpe Ratio * min(1, `# Trades` / 20)", constraints=["# Trades >= 10"])
+    bt = Backtest(GOOG.iloc[:800], SmaCross)
+    one, two = (bt.optimize(**options, n_jobs=n)[1].trials_dataframe() for n in (1, 2))
+    columns = ["n1", "n2", "value", "state"]
+    pd.testing.assert_frame_equal(one[columns].sort_values(["n1", "n2"]).reset_index(drop=True),
+                                  two[columns].sort_values(["n1", "n2"]).reset_index(drop=True))
