@@ -136,3 +136,10 @@ def test_a_stopped_study_is_saved_as_stopped_and_resumed_it_goes_on(tmp_path):
 def test_stopping_works_with_parallel_workers():
     study = search(target=-2, n_jobs=2)
     assert study.info["state"] == "stopped" and study.best_value >= -2
+
+
+def test_a_model_based_search_stops_too():
+    study = run_search(valley, {"x": range(100)}, known_params=["x"], n_jobs=1, show_progress=False,
+                       method="skopt", max_tries=60, random_state=1, patience=5)
+    assert study.info["state"] == "stopped" and study.info["stopped"].startswith("patience: ")
+    assert len(study) < 60
