@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import inspect
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from backtestkit._fees import fee_function
 from backtestkit._objective import (
     NUMERIC_KEYS,
     Objective,
+    constraints_for,
     objective_for,
     quiet_runs,
     study_info,
@@ -102,14 +104,23 @@ class Backtest:
                  random_state: int | np.random.Generator | None = None, n_jobs: int | None = None,
                  show_progress: bool | None = None, report: str | os.PathLike | None = None,
                  estimator: str = "et", study: str | os.PathLike | None = None, study_name: str | None = None,
-                 **params: Any) -> Any:
+                 constraints: Sequence[str | Callable[[pd.Series], bool]] | None = None,
+                 target: float | None = None, timeout: float | datetime.timedelta | None = None,
+                 patience: int | None = None, **params: Any) -> Any:
         """Find the strategy parameters that maximise an objective; returns the best run's stats.
 
         Each keyword in ``params`` names a strategy parameter and gives its candidate values (a
         range, list, array or pandas Index; a scalar is one fixed value). ``maximize`` is a stats key
         or a callable ``stats -> float`` that sees the whole stats Series (``_trades`` and
         ``_equity_curve`` too); ``minimize`` is the same, lower being better. Runs without a trade
-        rank last. ``constraint(p)`` keeps the combinations worth running (``p.n1 < p.n2``).
+        rank last. ``maximize``/``minimize`` may also be a fitness expression over stats keys
+        (``"Sharpe Ratio * min(1, `# Trades` / 100)"``). ``constraint(p)`` keeps the combinations worth
+        running (``p.n1 < p.n2``); ``constraints`` are rules on a run's results (expressions such as
+        ``"# Trades >= 30"`` or callables ``stats -> bool``): runs that break one are 'infeasible',
+        ranked after every feasible run. The search stops early once the best value reaches
+        ``target``, after ``timeout`` seconds (or a ``datetime.timedelta``), or after ``patience``
+        evaluations in a row without improvement (checked between batches; the study's state is then
+        'stopped', with the reason in ``study.info['stopped']``).
         ``method='grid'`` runs every admissible combination (or a random sample of ``max_tries``: a
         count, or a fraction of the grid); ``method='skopt'`` searches with a scikit-optimize
         surrogate model (``estimator``: ``'et'`` extra trees, ``'rf'``, ``'gbrt'`` or ``'gp'``) for
@@ -132,6 +143,7 @@ class Backtest:
                      return_study=return_study)
         _check_no_clash(self._strategy, options)
         objective_name, score, maximizing = objective_for(maximize, minimize)
+        result_rules = constraints_for(constraints)
         if report is not None:
             from backtestkit.plotting._output import check_page_path
 
@@ -139,12 +151,15 @@ class Backtest:
         from backtestkit.optimize import run_search
 
         found = run_search(
-            Objective(self._engine, score), params, known_params=strategy_parameters(self._strategy),
+            Objective(self._engine, score, result_rules), params,
+            known_params=strategy_parameters(self._strategy),
             owner="Backtest.optimize", method=method, max_tries=max_tries, constraint=constraint,
             random_state=random_state, n_jobs=n_jobs, show_progress=show_progress,
             return_optimization=return_optimization, objective_name=objective_name, estimator=estimator,
             maximize=maximizing, metric_names=NUMERIC_KEYS, storage=study,
-            study_name=study_name or self._strategy.__name__, info=study_info(self, constraint, params))
+            study_name=study_name or self._strategy.__name__,
+            info=study_info(self, constraint, params, result_rules), target=target, timeout=timeout,
+            patience=patience)
         if len(found) and np.isnan(found.best_value):
             warn(f"Every one of the {len(found):,} runs scored NaN ({_states(found)}): there is no best "
                  f"parameter set, and the stats returned are the first combination's.")

@@ -26,7 +26,8 @@ from backtestkit._cache import sharing
 from backtestkit._engine import Engine
 from backtestkit._errors import param_error, unknown_name_error
 from backtestkit._stats import STATS_KEYS
-from backtestkit.optimize import Outcome, Study
+from backtestkit.optimize import Expression, Outcome, Study
+from backtestkit.optimize._expr import is_expression
 
 if TYPE_CHECKING:  # pragma: no cover
     from backtestkit._backtest import Backtest
@@ -46,27 +47,33 @@ def quiet_runs() -> Iterator[None]:
         yield
 
 
-def objective_for(maximize: Any, minimize: Any) -> tuple[str, Score, bool]:
-    """The objective's name, a picklable ``stats -> float`` and whether higher is better."""
+def objective_for(maximize: Any, minimize: Any, option: str = "maximize") -> tuple[str, Score, bool]:
+    """The objective's name, a picklable ``stats -> float`` and whether higher is better.
+
+    A stats key ranks by that key; any other text is a fitness expression over the stats keys
+    (``"Sharpe Ratio * min(1, `# Trades` / 100)"``, see :class:`~backtestkit.optimize.Expression`).
+    """
     if minimize is not None:
         if maximize != "SQN":
             raise ValueError("Backtest.optimize takes 'maximize' or 'minimize', not both.")
-        name, score, _ = objective_for(minimize, None)
+        name, score, _ = objective_for(minimize, None, "minimize")
         return name, score, False
     if callable(maximize):
         name = getattr(maximize, "__name__", "<lambda>")
         return ("objective" if name == "<lambda>" else name), maximize, True
     if not isinstance(maximize, str):
-        raise param_error("Backtest.optimize", "maximize", "a stats key or a callable stats -> float",
-                          maximize, exc=TypeError)
+        raise param_error("Backtest.optimize", option, "a stats key or a callable stats -> float", maximize,
+                          exc=TypeError, hint="A string may also be an expression over stats keys.")
+    if is_expression(maximize, NUMERIC_KEYS):
+        return maximize, Expression(maximize, NUMERIC_KEYS, f"Backtest.optimize({option}=...)"), True
     if maximize not in NUMERIC_KEYS:
-        raise _not_numeric(maximize)
+        raise _not_numeric(maximize, option)
     return maximize, _StatsKey(maximize), True
 
 
-def _not_numeric(key: str) -> ValueError:
+def _not_numeric(key: str, option: str = "maximize") -> ValueError:
     """The error for an objective that is not a numeric stats key, with the likeliest fix."""
-    owner = "Backtest.optimize(maximize=...)"
+    owner = f"Backtest.optimize({option}=...)"
     if key in STATS_KEYS:
         return ValueError(f"The stats key {key!r} is not a number, so {owner} cannot rank by it. "
                           f"Rank by a numeric key such as 'Return [%]' or 'SQN', or pass a function "
@@ -75,6 +82,34 @@ def _not_numeric(key: str) -> ValueError:
     if same_case:
         return ValueError(f"Unknown numeric stats key {key!r} for {owner}. Did you mean {same_case[0]!r}?")
     return unknown_name_error("numeric stats key", key, NUMERIC_KEYS, owner)  # type: ignore[return-value]
+
+
+def constraints_for(constraints: Any) -> list[Callable[[Any], Any]]:
+    """Result constraints as ``stats -> bool`` callables: expressions over the stats keys
+    (``"# Trades >= 30"``, checked now) or the user's callables; one of them alone is a list of one."""
+    if constraints is None:
+        return []
+    if isinstance(constraints, str) or callable(constraints):
+        constraints = [constraints]
+    expected = "a list of expressions over stats keys ('# Trades >= 30') or callables stats -> bool"
+    if not isinstance(constraints, (list, tuple)):
+        raise param_error("Backtest.optimize", "constraints", expected, constraints, exc=TypeError)
+    found: list[Callable[[Any], Any]] = []
+    for item in constraints:
+        if isinstance(item, str):
+            found.append(Expression(item, NUMERIC_KEYS, "Backtest.optimize(constraints=...)"))
+        elif callable(item):
+            found.append(item)
+        else:
+            raise param_error("Backtest.optimize", "constraints", expected, constraints, exc=TypeError)
+    return found
+
+
+def describe_constraints(constraints: list[Callable[[Any], Any]]) -> list[str] | None:
+    """The constraints as a study records them (and a resumed study must match): texts or sources."""
+    if not constraints:
+        return None
+    return [item.text if isinstance(item, Expression) else str(_source(item)) for item in constraints]
 
 
 class _StatsKey:
@@ -96,20 +131,26 @@ class Objective:
     reads stats keys gets the stats as a dict, without the frames; a user's callable, the whole Series.
     """
 
-    def __init__(self, engine: Engine, score: Score) -> None:
-        self.engine, self.score = engine, score
-        self.full_stats = getattr(score, "needs_frames", True)  # a user's callable sees everything
+    def __init__(self, engine: Engine, score: Score, constraints: list[Callable[[Any], Any]] = ()) -> None:
+        self.engine, self.score, self.constraints = engine, score, list(constraints)
+        # a user's callable sees everything
+        self.full_stats = any(getattr(f, "needs_frames", True) for f in [score, *self.constraints])
         self.share_indicators = _settings.indicator_cache  # read here: workers get it with the objective
 
     def __call__(self, params: dict[str, Any]) -> Outcome:
         """The outcome of one combination: 'no_trades' (value NaN, ranked last, as in backtesting.py)
-        when it made no trade, else 'ok' with the objective's value."""
+        when it made no trade, 'infeasible' (value NaN, the first broken constraint as its error) when
+        its stats break a result constraint, else 'ok' with the objective's value."""
         started = time.perf_counter()
         with quiet_runs(), sharing(self.share_indicators):
             stats = self.engine.stats(params) if self.full_stats else self.engine.numbers(params)
         metrics = metric_values(stats)
         if not stats["# Trades"]:
             return Outcome("no_trades", math.nan, metrics, time.perf_counter() - started)
+        broken = next((f for f in self.constraints if not _holds(f(stats))), None)
+        if broken is not None:
+            return Outcome("infeasible", math.nan, metrics, time.perf_counter() - started,
+                           f"broke the constraint {describe_constraints([broken])[0]}")  # type: ignore[index]
         value = self.score(stats)
         if isinstance(value, np.generic):
             value = value.item()
@@ -117,6 +158,11 @@ class Objective:
             raise TypeError(f"The objective must return a real number (or NaN). "
                             f"Got {value!r} of type {type(value).__name__} instead.")
         return Outcome("ok", float(value), metrics, time.perf_counter() - started)
+
+
+def _holds(verdict: Any) -> bool:
+    """Whether a constraint's verdict lets a run through: true, and not NaN (which breaks it)."""
+    return bool(verdict) and not (isinstance(verdict, float) and math.isnan(verdict))
 
 
 def metric_values(stats: Mapping[str, Any]) -> np.ndarray:
@@ -203,7 +249,8 @@ def _expression_at(text: str) -> str | None:
     return None
 
 
-def study_info(backtest: Backtest, constraint: Callable | None, params: Mapping[str, Any]) -> dict[str, Any]:
+def study_info(backtest: Backtest, constraint: Callable | None, params: Mapping[str, Any],
+               constraints: list[Callable[[Any], Any]] = ()) -> dict[str, Any]:
     """What a study records of the backtest it searched: strategy, data, settings, constraint, space."""
     engine, data = backtest._engine, backtest._data
     return {
@@ -213,6 +260,7 @@ def study_info(backtest: Backtest, constraint: Callable | None, params: Mapping[
                  "last": _when(data.index[-1])},
         "settings": engine.settings(),
         "constraint": _source(constraint),
+        "constraints": describe_constraints(list(constraints)),
         "candidates": {name: _shown(values) for name, values in params.items()},
     }
 

@@ -110,6 +110,8 @@ def show(args: argparse.Namespace) -> None:
         + (f" match {' and '.join(args.where)}" if args.where else "")
         + (f", top {min(args.top, len(frame))} shown" if len(frame) > args.top else "")
     )
+    if study.info.get("stopped"):
+        print(f"stopped early: {study.info['stopped']}")
     if len(frame):
         print(text_table(frame[columns].head(args.top), rank=True))
 

@@ -66,3 +66,12 @@ def test_monte_carlo_benchmark_runs_and_paths_do_not_depend_on_n_jobs():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "✓ candle paths identical for n_jobs=1 and n_jobs=2" in result.stdout
     assert "paths/s" in result.stdout and "overhead over the runs" in result.stdout
+
+
+def test_objectives_benchmark_runs():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_objectives.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "the issue's fitness: expression" in result.stdout and "expr/lambda" in result.stdout

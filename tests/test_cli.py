@@ -301,3 +301,13 @@ def test_every_command_has_help(files: Path, command: str) -> None:
 def test_the_backtestkit_command_is_installed() -> None:
     (script,) = entry_points(group="console_scripts", name="backtestkit")
     assert script.value == "backtestkit.cli:main"
+
+
+def test_a_stopped_study_is_listed_as_stopped_and_show_says_why(tmp_path: Path) -> None:
+    # toy's best, 0 at x = 3, reaches the target in the batch that holds x = 3
+    run_search(toy, {"x": range(6), "y": [0, 1]}, known_params=["x", "y"], n_jobs=1, show_progress=False,
+               storage=tmp_path / "runs.db", study_name="toy", objective_name="score",
+               metric_names=["# Trades"], target=0)
+    table = cli("list", "runs.db", cwd=tmp_path).split("\n", 1)[1]
+    assert rows(table)[1][:2] == ["toy", "stopped"]
+    assert "stopped early: target reached: 0 >= 0\n" in cli("show", "runs.db", cwd=tmp_path)

@@ -36,7 +36,8 @@ MAX_NO_RUN = 2
 # Warnings a page's code may emit, by path: (category, start of the message).
 EXPECTED_WARNINGS: dict[str, list[tuple[type[Warning], str]]] = {}
 PUBLIC_MODULES = ["backtestkit", "backtestkit.lib", "backtestkit.datasets", "backtestkit.optimize",
-                  "backtestkit.test", "backtestkit.validation"]
+                  "backtestkit.test", "backtestkit.validation",
+                  "backtestkit.objectives"]
 
 
 def relative(page: Path) -> str:

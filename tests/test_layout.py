@@ -17,7 +17,8 @@ import backtestkit.lib
 
 PACKAGE = Path(backtestkit.__file__).resolve().parent
 PUBLIC_MODULES = ["backtestkit", "backtestkit.lib", "backtestkit.datasets", "backtestkit.optimize",
-                  "backtestkit.test", "backtestkit.validation"]
+                  "backtestkit.test", "backtestkit.validation",
+                  "backtestkit.objectives"]
 
 # backtesting.lib (0.6) names backtestkit.lib promises to provide
 PROMISED_LIB_NAMES = {
@@ -38,6 +39,7 @@ LAYERS = [
     {"_broker"},
     {"_strategy"},
     {"_stats", "_trades"},
+    {"objectives"},  # Jesse's ratios: read a run's stats, never run one
     {"_engine"},
     {"plotting"},
     {"optimize"},

@@ -6,6 +6,7 @@ The search methods see only a parameter space and the driver's ``evaluate``, nev
 """
 
 from backtestkit.optimize._driver import SearchInterrupted
+from backtestkit.optimize._expr import Expression, ExpressionError
 from backtestkit.optimize._grid import Grid
 from backtestkit.optimize._method import Context, SearchMethod
 from backtestkit.optimize._runner import WorkerLostError
@@ -18,6 +19,8 @@ from backtestkit.optimize._trial import STATES, Outcome, Study, Trial
 __all__ = [
     "STATES",
     "Context",
+    "Expression",
+    "ExpressionError",
     "Grid",
     "Outcome",
     "SearchInterrupted",

@@ -11,6 +11,7 @@ from typing import Any
 from backtestkit.optimize._method import Context, SearchMethod
 from backtestkit.optimize._runner import Runner
 from backtestkit.optimize._space import ParamSpace, describe_combination
+from backtestkit.optimize._stop import SearchStopped, StopRules
 from backtestkit.optimize._store import Store
 from backtestkit.optimize._trial import Key, Study, Trial
 
@@ -30,9 +31,10 @@ class Driver:
     """Evaluates what a method proposes: stored trials answer at once, the rest run in batches."""
 
     def __init__(self, study: Study, runner: Runner, store: Store | None, study_id: int | None,
-                 batches_per_worker: int) -> None:
+                 batches_per_worker: int, stop: StopRules | None = None) -> None:
         self.study, self.runner, self.store, self.study_id = study, runner, store, study_id
         self.batches_per_worker = batches_per_worker
+        self.stop = stop if stop else None
         self.n_run = 0  # trials run (not answered from the study) in this call
 
     def expect(self, total: int) -> None:
@@ -62,22 +64,35 @@ class Driver:
                 raise KeyboardInterrupt
             if failure is not None:
                 raise self.runner.error(failure)
+            if self.stop is not None:
+                reason = self.stop.after([self.study._values[number] for number in new])
+                if reason is not None:
+                    raise SearchStopped(reason)
         return [self.study._trial(numbers[i]) for i in sorted(numbers)] if results else []
 
 
 def drive(method: SearchMethod, space: ParamSpace, study: Study, runner: Runner, context: Context, *,
-          store: Store | None, study_id: int | None, batches_per_worker: int, show_summary: bool) -> None:
-    """Run ``method`` to the end on ``study`` (its stored trials answer at once); records what the
-    search learnt in ``study.info``. Every finished trial is in the study (and saved) whatever happens."""
-    driver = Driver(study, runner, store, study_id, batches_per_worker)
+          store: Store | None, study_id: int | None, batches_per_worker: int, show_summary: bool,
+          stop: StopRules | None = None) -> None:
+    """Run ``method`` to the end on ``study`` (its stored trials answer at once), or until a ``stop``
+    rule fires after a batch (state 'stopped', the reason in ``study.info['stopped']``); records what
+    the search learnt in ``study.info``. Every finished trial is in the study (and saved) whatever
+    happens."""
+    driver = Driver(study, runner, store, study_id, batches_per_worker, stop)
     started = time.perf_counter()
     state = "failed"
+    study.info.pop("stopped", None)  # a resumed study that stopped before goes on
+    if stop:
+        stop.start(study.best_value)
     try:
         with runner:
             facts = method.search(space, driver, context)
         study.optimize_result = facts.pop("optimize_result", None)
         study.info.update(facts)
         state = "complete"
+    except SearchStopped as stopped:
+        study.info["stopped"] = stopped.reason
+        state = "stopped"
     except KeyboardInterrupt:
         state = "interrupted"
         raise SearchInterrupted(_interrupted(study, context.owner), study) from None
@@ -112,7 +127,8 @@ def summary(study: Study, owner: str, n_run: int, elapsed: float, n_workers: int
     best = study.best_trial
     shown = "no result" if best is None else f"best {study.objective} {best.value:.6g} at " \
         f"{describe_combination(best.params)}"
-    return f"{owner}: {runs} in {elapsed:.2f} s{rate}; {shown}"
+    stopped = f"; stopped early ({study.info['stopped']})" if study.info.get("stopped") else ""
+    return f"{owner}: {runs} in {elapsed:.2f} s{rate}; {shown}{stopped}"
 
 
 def _kept(study: Study) -> str:

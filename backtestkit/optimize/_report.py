@@ -88,6 +88,7 @@ def _search_settings(info: dict[str, Any]) -> dict[str, Any]:
         "method": info.get("method"),
         **info.get("options", {}),
         "constraint": info.get("constraint"),
+        **({"constraints": "; ".join(info["constraints"])} if info.get("constraints") else {}),
         "random_state": info.get("seed"),
         **info.get("candidates", {}),
     }
@@ -115,6 +116,7 @@ def details(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
     run = {
         "started": _when(info.get("started")),
         "state": info.get("state"),
+        "stopped": info.get("stopped"),
         "backtestkit": info.get("version"),
     }
     run = {name: value for name, value in run.items() if value}

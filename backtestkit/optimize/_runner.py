@@ -185,7 +185,10 @@ class Runner:
                 self._bar.update(len(batch_outcomes))
         finally:
             with warnings.catch_warnings():  # joblib warns of work cut short: here that is the point
-                warnings.filterwarnings("ignore", "(?s).*tasks have been successfully executed", UserWarning)
+                # "N tasks have been successfully executed but not used" and/or "N tasks which were still
+                # being processed by the workers have been cancelled" (alone when none had finished)
+                warnings.filterwarnings("ignore", "(?s).*tasks (have been successfully executed|which were "
+                                        "still being processed)", UserWarning)
                 guarded.close()
                 getattr(outcomes, "close", lambda: None)()  # stops joblib's dispatching on error or Ctrl-C
 

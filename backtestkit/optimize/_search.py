@@ -18,6 +18,7 @@ from backtestkit.optimize._method import Context, SearchMethod
 from backtestkit.optimize._runner import Runner, is_interactive
 from backtestkit.optimize._skopt import ESTIMATORS, Skopt
 from backtestkit.optimize._space import ParamSpace, build_space
+from backtestkit.optimize._stop import StopRules
 from backtestkit.optimize._study import open_study
 from backtestkit.optimize._trial import Study
 
@@ -48,6 +49,9 @@ def run_search(
     storage: str | os.PathLike[str] | None = None,
     study_name: str | None = None,
     info: Mapping[str, Any] | None = None,
+    target: float | None = None,
+    timeout: float | datetime.timedelta | None = None,
+    patience: int | None = None,
 ) -> Study:
     """Search the parameter space for the best value of ``objective``; returns the :class:`Study`.
 
@@ -81,6 +85,12 @@ def run_search(
         study_name: the study's name in ``storage`` (default: the objective's name).
         info: what the caller knows of the search (strategy, data, settings), recorded in the study
             and compared when a stored study resumes.
+        target: stop once the best value reaches this (>= when maximising, <= when minimising).
+        timeout: stop once this many seconds (or a ``datetime.timedelta``) have passed.
+        patience: stop after this many evaluations in a row without improving on the best value.
+            The stop rules are checked after every batch; a stopped study has the state 'stopped' and
+            the reason in ``study.info['stopped']``, and a resumed one goes on (the rules are not part
+            of what must match).
 
     Returns:
         The :class:`Study` of every evaluated combination.
@@ -103,11 +113,12 @@ def run_search(
     max_tries = _check_max_tries(owner, max_tries)
     search = _method(owner, method, space, max_tries, constraint, return_optimization, estimator)
     _check_runner_options(owner, n_jobs, show_progress)
+    stop = StopRules(target=target, timeout=timeout, patience=patience, maximize=maximize, owner=owner)
     show = is_interactive() if show_progress is None else show_progress
     entropy = _entropy(owner, random_state)
     record = {**(info or {}), "space": space.describe(), "method": search.name, "options": search.options(),
               "seed": entropy, "objective": objective_name, "maximize": maximize,
-              "metrics": list(metric_names), "version": __version__,
+              "metrics": list(metric_names), "version": __version__, "stop": stop.describe(),
               "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     study = Study(param_names=space.names, objective=objective_name, maximize=maximize,
                   metric_names=metric_names, decode=space.decode, info=record)
@@ -119,7 +130,7 @@ def run_search(
     runner = Runner(objective, n_jobs=-1 if n_jobs is None else n_jobs, show_progress=show, owner=owner)
     try:
         drive(search, space, study, runner, context, store=store, study_id=study_id,
-              batches_per_worker=GRID_BATCHES_PER_WORKER, show_summary=show)
+              batches_per_worker=GRID_BATCHES_PER_WORKER, show_summary=show, stop=stop)
     finally:
         if store is not None:
             store.close()

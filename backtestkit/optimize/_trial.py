@@ -39,7 +39,7 @@ class Trial:
         value: the objective's value, in its own direction (NaN unless ``state == 'ok'``).
         metrics: every numeric stats key of the run (empty for a plain function objective).
         duration: seconds the run took in its worker.
-        error: the exception's text, for a failed trial.
+        error: the exception's text, for a failed trial; the broken constraint, for an infeasible one.
     """
 
     number: int
