@@ -301,3 +301,15 @@ def test_every_command_has_help(files: Path, command: str) -> None:
 def test_the_backtestkit_command_is_installed() -> None:
     (script,) = entry_points(group="console_scripts", name="backtestkit")
     assert script.value == "backtestkit.cli:main"
+
+
+def test_show_gives_pasteable_parameter_strings(backtest_file: Path) -> None:
+    from backtestkit import parse_params
+
+    out = cli("show", backtest_file.name, "--top", "2", "--param-strings", "--columns", "# Trades",
+              cwd=backtest_file.parent)
+    header, *shown = rows(out.split("\n", 1)[1])
+    assert header == ["#", "Sharpe Ratio", "# Trades", "params"]
+    top = load_study(backtest_file).top(2)
+    assert [row[-1] for row in shown] == [f"n1={r.n1},n2={r.n2}" for _, r in top.iterrows()]
+    assert parse_params(shown[0][-1]) == {"n1": top.n1[0], "n2": top.n2[0]}

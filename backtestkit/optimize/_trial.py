@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from backtestkit._errors import param_error, unknown_name_error
+from backtestkit._params import param_string
 
 #: A trial's state. ``ok``: it ran and its value is the objective's (a NaN there is the objective's
 #: own); ``no_trades``: it ran and made no trade, so its value is NaN and it ranks last, as in
@@ -49,6 +50,12 @@ class Trial:
     metrics: Mapping[str, float] = field(default_factory=dict)
     duration: float = 0.0
     error: str | None = None
+
+    @property
+    def param_string(self) -> str:
+        """The parameters as one pasteable line, ``'n1=10,n2=30'`` (see ``backtestkit.param_string``);
+        ``bt.run(**backtestkit.parse_params(text))`` runs them again."""
+        return param_string(self.params)
 
 
 @dataclass(frozen=True)
