@@ -13,10 +13,8 @@ import pandas as pd
 from backtestkit._engine import Engine
 from backtestkit._errors import check_number, param_error, unknown_name_error, warn
 from backtestkit._fees import fee_function
+from backtestkit._goal import goal_for
 from backtestkit._objective import (
-    NUMERIC_KEYS,
-    Objective,
-    objective_for,
     quiet_runs,
     study_info,
     write_report,
@@ -131,7 +129,7 @@ class Backtest:
         _check_flags(return_heatmap=return_heatmap, return_optimization=return_optimization,
                      return_study=return_study)
         _check_no_clash(self._strategy, options)
-        objective_name, score, maximizing = objective_for(maximize, minimize)
+        goal = goal_for(maximize, minimize)  # one objective, or several (lists): see _goal
         if report is not None:
             from backtestkit.plotting._output import check_page_path
 
@@ -139,12 +137,13 @@ class Backtest:
         from backtestkit.optimize import run_search
 
         found = run_search(
-            Objective(self._engine, score), params, known_params=strategy_parameters(self._strategy),
+            goal.objective(self._engine), params, known_params=strategy_parameters(self._strategy),
             owner="Backtest.optimize", method=method, max_tries=max_tries, constraint=constraint,
             random_state=random_state, n_jobs=n_jobs, show_progress=show_progress,
-            return_optimization=return_optimization, objective_name=objective_name, estimator=estimator,
-            maximize=maximizing, metric_names=NUMERIC_KEYS, storage=study,
-            study_name=study_name or self._strategy.__name__, info=study_info(self, constraint, params))
+            return_optimization=return_optimization, objective_name=goal.name, estimator=estimator,
+            maximize=goal.maximize, metric_names=goal.metric_names, storage=study,
+            study_name=study_name or self._strategy.__name__,
+            info={**study_info(self, constraint, params), **goal.info})
         if len(found) and np.isnan(found.best_value):
             warn(f"Every one of the {len(found):,} runs scored NaN ({_states(found)}): there is no best "
                  f"parameter set, and the stats returned are the first combination's.")

@@ -43,6 +43,7 @@ LAYERS = [
     {"plotting"},
     {"optimize"},
     {"_objective"},
+    {"_goal"},
     {"_backtest"},
     {"lib"},
     {"validation"},
