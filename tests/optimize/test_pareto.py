@@ -216,3 +216,22 @@ def test_an_objective_that_returns_no_number_is_an_error(bt):
 
     with pytest.raises(TypeError, match="Each objective must return a real number"):
         bt.optimize(**GRID, maximize=["Return [%]", text], n_jobs=1)
+
+
+def test_the_report_has_a_pareto_section_with_the_front(bt, tmp_path):
+    _, study = bt.optimize(**GRID, maximize=["Return [%]", trades], minimize=["Volatility (Ann.) [%]"],
+                           return_study=True, n_jobs=1, report=tmp_path / "opt.html")
+    page = (tmp_path / "opt.html").read_text(encoding="utf-8")
+    assert "Pareto front" in page
+    n_front = len(study.pareto_front())
+    assert f"{n_front:,} of the {len(study):,} trials that scored are non-dominated" in page
+    assert "The plot shows the first two objectives; the table shows them all." in page
+
+
+def test_a_single_objective_report_has_no_pareto_section(tmp_path):
+    study = made_study([("ok", 1.0, 1.0), ("ok", 2.0, 2.0)], objectives=(("gain", "max"),))
+    study.write_report(tmp_path / "one.html")
+    assert "Pareto front" not in (tmp_path / "one.html").read_text(encoding="utf-8")
+    two = made_study([("ok", 1.0, 1.0), ("ok", 2.0, 2.0), ("no_trades", nan, nan)])
+    two.write_report(tmp_path / "two.html")
+    assert "2 of the 2 trials that scored are non-dominated" in (tmp_path / "two.html").read_text("utf-8")
