@@ -13,7 +13,7 @@ import pandas as pd
 from backtestkit._engine import Engine
 from backtestkit._errors import check_number, param_error, unknown_name_error, warn
 from backtestkit._fees import fee_function
-from backtestkit._goal import goal_for
+from backtestkit._goal import Goal, goal_for
 from backtestkit._objective import (
     quiet_runs,
     study_info,
@@ -136,14 +136,15 @@ class Backtest:
             check_page_path("Backtest.optimize", "report", report)
         from backtestkit.optimize import run_search
 
+        objective, metric_names, searched = self._search_objective(goal)
         found = run_search(
-            goal.objective(self._engine), params, known_params=strategy_parameters(self._strategy),
+            objective, params, known_params=strategy_parameters(self._strategy),
             owner="Backtest.optimize", method=method, max_tries=max_tries, constraint=constraint,
             random_state=random_state, n_jobs=n_jobs, show_progress=show_progress,
             return_optimization=return_optimization, objective_name=goal.name, estimator=estimator,
-            maximize=goal.maximize, metric_names=goal.metric_names, storage=study,
+            maximize=goal.maximize, metric_names=metric_names, storage=study,
             study_name=study_name or self._strategy.__name__,
-            info={**study_info(self, constraint, params), **goal.info})
+            info={**study_info(self, constraint, params), **goal.info, **searched})
         if len(found) and np.isnan(found.best_value):
             warn(f"Every one of the {len(found):,} runs scored NaN ({_states(found)}): there is no best "
                  f"parameter set, and the stats returned are the first combination's.")
@@ -154,6 +155,11 @@ class Backtest:
         extras = ([found.heatmap()] * return_heatmap + [found.optimize_result] * return_optimization
                   + [found] * return_study)
         return (stats, *extras) if extras else stats
+
+    def _search_objective(self, goal: Goal) -> tuple[Any, list[str], dict[str, Any]]:
+        """What the search runs for ``goal``: the objective, the stats columns each trial keeps, and
+        more facts for the study's record (MultiBacktest's robust search scores several data sets)."""
+        return goal.objective(self._engine), goal.metric_names, {}
 
     def plot(self, *, results: pd.Series | None = None, filename: str | None = None,
              plot_width: int | None = None, plot_equity: bool = True, plot_return: bool = False,

@@ -43,7 +43,7 @@ LAYERS = [
     {"plotting"},
     {"optimize"},
     {"_objective"},
-    {"_goal"},
+    {"_goal", "_robust"},
     {"_backtest"},
     {"lib"},
     {"validation"},
