@@ -100,7 +100,7 @@ class Backtest:
                  random_state: int | np.random.Generator | None = None, n_jobs: int | None = None,
                  show_progress: bool | None = None, report: str | os.PathLike | None = None,
                  estimator: str = "et", study: str | os.PathLike | None = None, study_name: str | None = None,
-                 **params: Any) -> Any:
+                 dry_run: bool = False, **params: Any) -> Any:
         """Find the strategy parameters that maximise an objective; returns the best run's stats.
 
         Each keyword in ``params`` names a strategy parameter and gives its candidate values (a
@@ -116,7 +116,10 @@ class Backtest:
         ``joblib.parallel_config`` is honoured, e.g. a dask cluster). ``report`` names an HTML file
         for a self-contained report of the search. ``study`` names a SQLite file that keeps every
         trial as it finishes (``study_name`` within it, by default the strategy's name): the same
-        call run again resumes it, running only what is missing. See doc/optimisation.md.
+        call run again resumes it, running only what is missing. ``dry_run=True`` searches nothing: it
+        returns an :class:`~backtestkit.optimize.Estimate` of the search's cost (admissible
+        combinations, planned runs, a few runs timed, the wall time on ``n_jobs`` workers). See
+        doc/optimisation.md.
 
         Returns the best run's stats, then the heatmap (a Series with a row per evaluated
         combination, in the objective's own values) if ``return_heatmap``, then scikit-optimize's
@@ -127,7 +130,7 @@ class Backtest:
                    if p.kind is p.KEYWORD_ONLY]
         self._check_params(params, "Backtest.optimize", options=options)  # maximise=... is a typo
         _check_flags(return_heatmap=return_heatmap, return_optimization=return_optimization,
-                     return_study=return_study)
+                     return_study=return_study, dry_run=dry_run)
         _check_no_clash(self._strategy, options)
         goal = goal_for(maximize, minimize)  # one objective, or several (lists): see _goal
         if report is not None:
@@ -137,6 +140,10 @@ class Backtest:
         from backtestkit.optimize import run_search
 
         objective, metric_names, searched = self._search_objective(goal)
+        if dry_run:
+            return _estimate(objective, params, self._strategy, method=method, max_tries=max_tries,
+                             constraint=constraint, random_state=random_state, n_jobs=n_jobs,
+                             estimator=estimator)
         found = run_search(
             objective, params, known_params=strategy_parameters(self._strategy),
             owner="Backtest.optimize", method=method, max_tries=max_tries, constraint=constraint,
@@ -213,6 +220,15 @@ class Backtest:
         for name in params:
             if name not in known:
                 raise unknown_name_error("parameter", name, known, owner, also=options)
+
+
+def _estimate(objective: Any, params: dict[str, Any], strategy: type[Strategy], **options: Any) -> Any:
+    """``optimize(..., dry_run=True)``: the search's estimated cost, a few runs timed (quietly)."""
+    from backtestkit.optimize import estimate_search
+
+    with quiet_runs():
+        return estimate_search(objective, params, known_params=strategy_parameters(strategy),
+                               owner="Backtest.optimize", **options)
 
 
 def _check_flags(**flags: Any) -> None:

@@ -6,6 +6,7 @@ The search methods see only a parameter space and the driver's ``evaluate``, nev
 """
 
 from backtestkit.optimize._driver import SearchInterrupted
+from backtestkit.optimize._estimate import Estimate, estimate_search
 from backtestkit.optimize._grid import Grid
 from backtestkit.optimize._method import Context, SearchMethod
 from backtestkit.optimize._runner import WorkerLostError
@@ -18,6 +19,7 @@ from backtestkit.optimize._trial import STATES, Outcome, Study, Trial
 __all__ = [
     "STATES",
     "Context",
+    "Estimate",
     "Grid",
     "Outcome",
     "SearchInterrupted",
@@ -27,6 +29,7 @@ __all__ = [
     "Study",
     "Trial",
     "WorkerLostError",
+    "estimate_search",
     "load_study",
     "run_search",
 ]
