@@ -19,7 +19,6 @@ import numpy as np
 from backtestkit._errors import param_error
 from backtestkit.optimize._grid import Grid, GridSelection
 from backtestkit.optimize._search import _check_max_tries, _check_runner_options, _entropy, _method
-from backtestkit.optimize._skopt import Skopt
 from backtestkit.optimize._space import ParamSpace, admits, build_space
 
 #: Random draws per wanted timing combination before the constraint is deemed to admit too few.
@@ -124,8 +123,8 @@ def estimate_search(
 
 
 def _planned(search: Any, space: ParamSpace, n_admissible: int | None) -> int | None:
-    """How many runs the method would make: a grid's admissible count or its sample, skopt's budget,
-    another method's ``max_tries`` when it is a count."""
+    """How many runs the method would make: a grid's admissible count or its sample; another method's
+    ``max_tries`` when it is a count (skopt's budget), at most the admissible count."""
     tries = getattr(search, "max_tries", None)
     if isinstance(search, Grid):
         if tries is None:
@@ -133,9 +132,9 @@ def _planned(search: Any, space: ParamSpace, n_admissible: int | None) -> int | 
         if isinstance(tries, float):
             return max(1, int(tries * n_admissible + 0.5))  # type: ignore[operator]
         return min(tries, n_admissible)  # type: ignore[type-var]
-    if isinstance(search, Skopt):
-        return search.max_tries
-    return tries if isinstance(tries, int) and not isinstance(tries, bool) else None
+    if not isinstance(tries, int) or isinstance(tries, bool):
+        return None
+    return tries if n_admissible is None else min(tries, n_admissible)  # repeats: answered by the study
 
 
 def _timing_params(space: ParamSpace, constraint: Any, n: int, rng: np.random.Generator,
@@ -168,8 +167,8 @@ def _workers(n_jobs: int | None) -> int:
 def _duration(seconds: float) -> str:
     """A duration as a person reads it.
 
-    >>> _duration(0.0123), _duration(42.0), _duration(5400.0), _duration(200000.0)
-    ('12.3 ms', '42.0 s', '1.5 h', '2.3 days')
+    >>> _duration(0.0123), _duration(42.0), _duration(5400.0), _duration(9000.0), _duration(200000.0)
+    ('12.3 ms', '42.0 s', '90.0 min', '2.5 h', '2.3 days')
     """
     if not math.isfinite(seconds):
         return "?"
