@@ -22,7 +22,7 @@ import pandas as pd
 
 from backtestkit._engine import Engine
 from backtestkit._errors import param_error
-from backtestkit._objective import NUMERIC_KEYS, Objective, Score, objective_for
+from backtestkit._objective import NUMERIC_KEYS, Objective, Score, _StatsKey, objective_for
 from backtestkit.optimize import Outcome
 
 OWNER = "Backtest.optimize"
@@ -84,11 +84,13 @@ def goal_for(maximize: Any, minimize: Any, owner: str = OWNER) -> Goal:
         raise ValueError(f"{owner} got the objective {twice[0]!r} twice: give each objective once "
                          "(a callable is known by its function's name; name your functions apart).")
     first_name, first_score, first_high = resolved[0]
-    extras = {name: score for name, score, _ in resolved[1:] if name not in NUMERIC_KEYS}
-    clash = [name for name in extras if name in ("value", "number", "state", "duration", "error")]
+    # a stats key's values are already a stats column; any other objective's become one, named after it
+    extras = {name: score for name, score, _ in resolved[1:] if not isinstance(score, _StatsKey)}
+    taken = {"value", "number", "state", "duration", "error", *NUMERIC_KEYS}
+    clash = [name for name in extras if name in taken]
     if clash:
-        raise ValueError(f"{owner} cannot keep an objective named {clash[0]!r}: a study already has a "
-                         "column of that name. Rename the function.")
+        raise ValueError(f"{owner} cannot keep the objective {clash[0]!r}: a study already has a column "
+                         "of that name. Rename the function.")
     objectives = tuple((name, "max" if high else "min") for name, _, high in resolved)
     return Goal(first_name, first_score, first_high, objectives, extras)
 

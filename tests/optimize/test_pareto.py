@@ -210,6 +210,15 @@ def test_bad_objective_lists_are_refused_before_any_run(bt, kwargs, exc, match):
         bt.optimize(**GRID, **kwargs)
 
 
+def SQN(stats):  # noqa: N802 -- named like a stats key on purpose
+    return stats["SQN"] * 2
+
+
+def test_a_function_named_like_a_stats_key_is_refused(bt):
+    with pytest.raises(ValueError, match="cannot keep the objective 'SQN': a study already has a column"):
+        bt.optimize(**GRID, maximize=["Return [%]", SQN])
+
+
 def test_an_objective_that_returns_no_number_is_an_error(bt):
     def text(stats):
         return "high"
