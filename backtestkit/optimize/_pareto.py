@@ -32,17 +32,19 @@ def pareto_front(scores: np.ndarray, keys: Sequence[Any]) -> list[int]:
     if scores.ndim != 2:
         raise ValueError(f"scores must be a 2-D array (a row per trial). Got {scores.ndim} dimensions "
                          "instead.")
-    rows = [i for i in range(len(scores)) if not np.isnan(scores[i]).any()]
-    # best first: whatever dominates a row sorts before it, so one pass against the front so far is enough
-    rows.sort(key=lambda i: (*(-scores[i]), keys[i]))
-    front: list[int] = []
-    for i in rows:
-        if front:
-            kept = scores[front]
-            if ((kept >= scores[i]).all(axis=1) & (kept > scores[i]).any(axis=1)).any():
-                continue
-        front.append(i)
-    return front
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys))
+    rows = np.flatnonzero(~np.isnan(scores).any(axis=1))
+    # best first: whatever dominates a row sorts before it, so a row is only ever removed by an earlier one
+    rows = rows[np.lexsort((rank[rows], *(-scores[rows, j] for j in reversed(range(scores.shape[1])))))]
+    kept = scores[rows]
+    i = 0
+    while i < len(rows):  # one pass per member of the front: drop every row that member dominates
+        point = kept[i]
+        survives = (kept > point).any(axis=1) | (kept == point).all(axis=1)
+        rows, kept = rows[survives], kept[survives]
+        i += 1
+    return rows.tolist()
 
 
 def signed(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
