@@ -360,7 +360,8 @@ class MultiBacktest:
         trade on some data set ranks last (``no_trades``). Every option of ``Backtest.optimize`` is
         taken and passed on; the result is :meth:`run`'s frame for the best parameter set, then the
         heatmap, skopt's result and the one :class:`~backtestkit.optimize.Study`, as asked for.
-        ``report`` writes the study's report (no chart).
+        ``report`` writes the study's report (no chart). With ``dry_run=True``, the search's
+        :class:`~backtestkit.optimize.Estimate` (a list of them, one per data set, without ``aggregate``).
 
         >>> from backtestkit.test import GOOG, SMA
         >>> class Cross(Strategy):
@@ -380,6 +381,8 @@ class MultiBacktest:
         """
         if aggregate is not None:
             return self._optimize_together(aggregate, kwargs)
+        if kwargs.get("dry_run"):  # the cost of each data set's search
+            return [bt.optimize(**kwargs) for bt in self._backtests]
         kwargs = {**kwargs, "return_heatmap": True}
         return_study = kwargs.pop("return_study", False)
         name = kwargs.pop("study_name", None) or self._backtests[0]._strategy.__name__
@@ -395,6 +398,8 @@ class MultiBacktest:
     def _optimize_together(self, aggregate: Any, kwargs: dict[str, Any]) -> Any:
         """One search over every data set (``aggregate``): Backtest.optimize's, on :class:`_Together`."""
         aggregate_function(aggregate)  # a bad aggregate is refused before anything runs
+        if kwargs.get("dry_run"):  # the search's estimated cost: every data set runs in each timed run
+            return _Together(self._backtests, aggregate).optimize(**kwargs)
         report, return_study = kwargs.pop("report", None), kwargs.pop("return_study", False)
         if report is not None:
             from backtestkit.plotting._output import check_page_path

@@ -118,3 +118,11 @@ def test_without_aggregate_each_data_set_has_its_own_study(multi, separate):
 def test_bad_aggregates_are_refused(multi, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         multi.optimize(**GRID, **kwargs)
+
+
+def test_a_dry_run_estimates_the_robust_search_or_each_data_sets(multi):
+    together = multi.optimize(**GRID, aggregate="min", dry_run=True)
+    # n1 < n2 admits 8 of the 9 combinations; each timed run runs the 3 data sets
+    assert (together.n_admissible, together.n_evaluations, together.n_timed) == (8, 8, 3)
+    apart = multi.optimize(**GRID, dry_run=True)
+    assert [e.n_evaluations for e in apart] == [8, 8, 8]
