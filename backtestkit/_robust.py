@@ -47,8 +47,9 @@ def robust_metric_names(n_datasets: int, objective: str) -> list[str]:
     """The stats columns of a robust trial: each key reduced, then each data set's keys (and its
     objective's value, when the objective is not a stats key).
 
-    >>> robust_metric_names(2, 'SQN')[-2:]
-    ['Kelly Criterion[1]', 'SQN[1]']
+    >>> names = robust_metric_names(2, 'per_trade')
+    >>> names[:len(NUMERIC_KEYS)] == NUMERIC_KEYS, 'SQN[0]' in names, names[-1]
+    (True, True, 'per_trade[1]')
     """
     per_set = [*NUMERIC_KEYS, *([] if objective in NUMERIC_KEYS else [objective])]
     return [*NUMERIC_KEYS, *(f"{key}[{i}]" for i in range(n_datasets) for key in per_set)]
