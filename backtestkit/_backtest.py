@@ -14,11 +14,9 @@ import pandas as pd
 from backtestkit._engine import Engine
 from backtestkit._errors import check_number, param_error, unknown_name_error, warn
 from backtestkit._fees import fee_function
+from backtestkit._goal import Goal, goal_for
 from backtestkit._objective import (
-    NUMERIC_KEYS,
-    Objective,
     constraints_for,
-    objective_for,
     quiet_runs,
     study_info,
     write_report,
@@ -106,7 +104,7 @@ class Backtest:
                  estimator: str = "et", study: str | os.PathLike | None = None, study_name: str | None = None,
                  constraints: Sequence[str | Callable[[pd.Series], bool]] | None = None,
                  target: float | None = None, timeout: float | datetime.timedelta | None = None,
-                 patience: int | None = None, **params: Any) -> Any:
+                 patience: int | None = None, dry_run: bool = False, **params: Any) -> Any:
         """Find the strategy parameters that maximise an objective; returns the best run's stats.
 
         Each keyword in ``params`` names a strategy parameter and gives its candidate values (a
@@ -129,7 +127,10 @@ class Backtest:
         ``joblib.parallel_config`` is honoured, e.g. a dask cluster). ``report`` names an HTML file
         for a self-contained report of the search. ``study`` names a SQLite file that keeps every
         trial as it finishes (``study_name`` within it, by default the strategy's name): the same
-        call run again resumes it, running only what is missing. See doc/optimisation.md.
+        call run again resumes it, running only what is missing. ``dry_run=True`` searches nothing: it
+        returns an :class:`~backtestkit.optimize.Estimate` of the search's cost (admissible
+        combinations, planned runs, a few runs timed, the wall time on ``n_jobs`` workers). See
+        doc/optimisation.md.
 
         Returns the best run's stats, then the heatmap (a Series with a row per evaluated
         combination, in the objective's own values) if ``return_heatmap``, then scikit-optimize's
@@ -140,9 +141,9 @@ class Backtest:
                    if p.kind is p.KEYWORD_ONLY]
         self._check_params(params, "Backtest.optimize", options=options)  # maximise=... is a typo
         _check_flags(return_heatmap=return_heatmap, return_optimization=return_optimization,
-                     return_study=return_study)
+                     return_study=return_study, dry_run=dry_run)
         _check_no_clash(self._strategy, options)
-        objective_name, score, maximizing = objective_for(maximize, minimize)
+        goal = goal_for(maximize, minimize)  # one objective, or several (lists): see _goal
         result_rules = constraints_for(constraints)
         if report is not None:
             from backtestkit.plotting._output import check_page_path
@@ -150,16 +151,20 @@ class Backtest:
             check_page_path("Backtest.optimize", "report", report)
         from backtestkit.optimize import run_search
 
+        objective, metric_names, searched = self._search_objective(goal, result_rules)
+        if dry_run:
+            return _estimate(objective, params, self._strategy, method=method, max_tries=max_tries,
+                             constraint=constraint, random_state=random_state, n_jobs=n_jobs,
+                             estimator=estimator)
         found = run_search(
-            Objective(self._engine, score, result_rules), params,
-            known_params=strategy_parameters(self._strategy),
+            objective, params, known_params=strategy_parameters(self._strategy),
             owner="Backtest.optimize", method=method, max_tries=max_tries, constraint=constraint,
             random_state=random_state, n_jobs=n_jobs, show_progress=show_progress,
-            return_optimization=return_optimization, objective_name=objective_name, estimator=estimator,
-            maximize=maximizing, metric_names=NUMERIC_KEYS, storage=study,
+            return_optimization=return_optimization, objective_name=goal.name, estimator=estimator,
+            maximize=goal.maximize, metric_names=metric_names, storage=study,
             study_name=study_name or self._strategy.__name__,
-            info=study_info(self, constraint, params, result_rules), target=target, timeout=timeout,
-            patience=patience)
+            info={**study_info(self, constraint, params, result_rules), **goal.info, **searched},
+            target=target, timeout=timeout, patience=patience)
         if len(found) and np.isnan(found.best_value):
             warn(f"Every one of the {len(found):,} runs scored NaN ({_states(found)}): there is no best "
                  f"parameter set, and the stats returned are the first combination's.")
@@ -170,6 +175,13 @@ class Backtest:
         extras = ([found.heatmap()] * return_heatmap + [found.optimize_result] * return_optimization
                   + [found] * return_study)
         return (stats, *extras) if extras else stats
+
+    def _search_objective(self, goal: Goal, constraints: Sequence[Callable[[Any], Any]] = ()
+                          ) -> tuple[Any, list[str], dict[str, Any]]:
+        """What the search runs for ``goal`` under the result ``constraints``: the objective, the stats
+        columns each trial keeps, and more facts for the study's record (MultiBacktest's robust search
+        scores several data sets)."""
+        return goal.objective(self._engine, constraints), goal.metric_names, {}
 
     def plot(self, *, results: pd.Series | None = None, filename: str | None = None,
              plot_width: int | None = None, plot_equity: bool = True, plot_return: bool = False,
@@ -223,6 +235,15 @@ class Backtest:
         for name in params:
             if name not in known:
                 raise unknown_name_error("parameter", name, known, owner, also=options)
+
+
+def _estimate(objective: Any, params: dict[str, Any], strategy: type[Strategy], **options: Any) -> Any:
+    """``optimize(..., dry_run=True)``: the search's estimated cost, a few runs timed (quietly)."""
+    from backtestkit.optimize import estimate_search
+
+    with quiet_runs():
+        return estimate_search(objective, params, known_params=strategy_parameters(strategy),
+                               owner="Backtest.optimize", **options)
 
 
 def _check_flags(**flags: Any) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from backtestkit._errors import unknown_name_error
+from backtestkit._params import param_string
 from backtestkit._version import __version__
 from backtestkit.optimize import STATES, StoreError, Study, load_study
 from backtestkit.optimize._report import REPORT_COLUMNS
@@ -104,6 +105,10 @@ def show(args: argparse.Namespace) -> None:
     else:
         stats = [name for name in REPORT_COLUMNS if name in study.metric_names and name != study.objective]
     columns = list(dict.fromkeys([*study.param_names, study.objective, *stats]))
+    if args.param_strings:  # one pasteable column last, in place of the parameters' columns
+        combinations = frame[study.param_names].to_dict("records")
+        frame = frame.assign(params=[param_string(params) for params in combinations])
+        columns = [*(c for c in columns if c not in study.param_names), "params"]
     finished = int((study.trials_dataframe()["state"] != "failed").sum())
     print(
         f"{study.name}: {_objective(study.info)}; {len(frame):,} of {finished:,} finished trials"
@@ -362,6 +367,12 @@ def _show_options(show_parser: argparse.ArgumentParser) -> None:
         metavar="COLUMN",
         help="the stats columns to show after the parameters and the objective "
         "(default: return, Sharpe ratio, drawdown, trades, win rate, SQN)",
+    )
+    show_parser.add_argument(
+        "--param-strings",
+        action="store_true",
+        help="show each trial's parameters as one pasteable string, last (e.g. n1=10,n2=30; "
+        "backtestkit.parse_params reads it back)",
     )
 
 

@@ -18,7 +18,9 @@ import pandas as pd
 from backtestkit._backtest import Backtest
 from backtestkit._data import LiveArray, _Array
 from backtestkit._errors import Verbatim, param_error
+from backtestkit._goal import Goal
 from backtestkit._ohlcv import validate_ohlcv
+from backtestkit._robust import RobustObjective, aggregate_function, robust_metric_names
 from backtestkit._stats import recompute_stats as compute_stats
 from backtestkit._strategy import Strategy, as_label, initialising
 from backtestkit.datasets._random import random_ohlc_data
@@ -341,16 +343,46 @@ class MultiBacktest:
 
     def run(self, **params: Any) -> pd.DataFrame:
         """Stats of every run (without the ``_`` entries), one column per data set."""
-        columns = [bt.run(**params) for bt in self._backtests]
-        return pd.DataFrame({i: s[[k for k in s.index if not k.startswith("_")]]
-                             for i, s in enumerate(columns)})
+        return _stats_frame(self._backtests, params)
 
-    def optimize(self, **kwargs: Any) -> Any:
-        """``Backtest.optimize(**kwargs)``'s heatmap for every data set, one column per data set.
+    def optimize(self, *, aggregate: str | Callable[[np.ndarray], float] | None = None, **kwargs: Any) -> Any:
+        """``Backtest.optimize(**kwargs)``'s heatmap for every data set, one column per data set; or,
+        with ``aggregate``, one search that scores each parameter set on every data set at once.
 
-        With ``study='runs.db'`` each data set's study is saved as ``'<study_name>[i]'`` (by default
-        the strategy's name); with ``return_study=True`` the list of studies comes second.
+        Without ``aggregate``: with ``study='runs.db'`` each data set's study is saved as
+        ``'<study_name>[i]'`` (by default the strategy's name); with ``return_study=True`` the list of
+        studies comes second.
+
+        With ``aggregate`` (``'min'``: the worst data set's score, ``'mean'``, ``'median'``, ``'max'``,
+        or a function of the array of the data sets' scores): each trial runs every data set, its
+        value is the scores reduced, and it keeps each data set's stats (``'Sharpe Ratio[0]'``, ...)
+        and each stats key reduced the same way (``'Sharpe Ratio'``). A parameter set that makes no
+        trade on some data set ranks last (``no_trades``). Every option of ``Backtest.optimize`` is
+        taken and passed on; the result is :meth:`run`'s frame for the best parameter set, then the
+        heatmap, skopt's result and the one :class:`~backtestkit.optimize.Study`, as asked for.
+        ``report`` writes the study's report (no chart). With ``dry_run=True``, the search's
+        :class:`~backtestkit.optimize.Estimate` (a list of them, one per data set, without ``aggregate``).
+
+        >>> from backtestkit.test import GOOG, SMA
+        >>> class Cross(Strategy):
+        ...     n = 10
+        ...     def init(self):
+        ...         self.sma = self.I(SMA, self.data.Close, self.n)
+        ...     def next(self):
+        ...         if crossover(self.data.Close, self.sma):
+        ...             self.position.close(); self.buy()
+        ...         elif crossover(self.sma, self.data.Close):
+        ...             self.position.close(); self.sell()
+        >>> multi = MultiBacktest([GOOG.iloc[:1000], GOOG.iloc[1000:]], Cross, finalize_trades=True)
+        >>> stats, study = multi.optimize(n=[10, 20, 40], maximize="Return [%]", aggregate="min",
+        ...                               return_study=True, n_jobs=1, show_progress=False)
+        >>> study.best_value == min(study.best_trial.metrics[f"Return [%][{i}]"] for i in range(2))
+        True
         """
+        if aggregate is not None:
+            return self._optimize_together(aggregate, kwargs)
+        if kwargs.get("dry_run"):  # the cost of each data set's search
+            return [bt.optimize(**kwargs) for bt in self._backtests]
         kwargs = {**kwargs, "return_heatmap": True}
         return_study = kwargs.pop("return_study", False)
         name = kwargs.pop("study_name", None) or self._backtests[0]._strategy.__name__
@@ -361,6 +393,53 @@ class MultiBacktest:
             studies.append(study)
         frame = pd.DataFrame(heatmaps)
         return (frame, studies) if return_study else frame
+
+
+    def _optimize_together(self, aggregate: Any, kwargs: dict[str, Any]) -> Any:
+        """One search over every data set (``aggregate``): Backtest.optimize's, on :class:`_Together`."""
+        aggregate_function(aggregate)  # a bad aggregate is refused before anything runs
+        if kwargs.get("dry_run"):  # the search's estimated cost: every data set runs in each timed run
+            return _Together(self._backtests, aggregate).optimize(**kwargs)
+        report, return_study = kwargs.pop("report", None), kwargs.pop("return_study", False)
+        if report is not None:
+            from backtestkit.plotting._output import check_page_path
+
+            check_page_path("MultiBacktest.optimize", "report", report)
+        *result, study = _Together(self._backtests, aggregate).optimize(**kwargs, return_study=True)
+        if report is not None:
+            study.write_report(report)
+        result = [*result, study] if return_study else result
+        return result[0] if len(result) == 1 else tuple(result)
+
+
+class _Together(Backtest):
+    """The first data set's Backtest, whose searches score every data set at once and whose run gives
+    :meth:`MultiBacktest.run`'s frame."""
+
+    def __init__(self, backtests: Sequence[Backtest], aggregate: Any) -> None:  # noqa: D107 -- no super()
+        self.__dict__.update(vars(backtests[0]))
+        self._backtests, self._aggregate = list(backtests), aggregate
+
+    def _search_objective(self, goal: Goal, constraints: Sequence[Callable[[Any], Any]] = ()
+                          ) -> tuple[Any, list[str], dict[str, Any]]:
+        if goal.objectives:
+            raise ValueError("MultiBacktest.optimize with 'aggregate' takes one objective, not a list: "
+                             "combine them in one function of the stats (maximize=lambda s: ...).")
+        engines = [bt._engine for bt in self._backtests]
+        objective = RobustObjective(engines, goal.score, goal.name, self._aggregate, constraints)
+        aggregate = self._aggregate if isinstance(self._aggregate, str) else getattr(
+            self._aggregate, "__name__", repr(self._aggregate))
+        facts = {"aggregate": aggregate, "datasets": [e.fingerprint() for e in engines]}
+        return objective, robust_metric_names(len(engines), goal.name), facts
+
+    def run(self, **params: Any) -> pd.DataFrame:  # type: ignore[override]
+        return _stats_frame(self._backtests, params)
+
+
+def _stats_frame(backtests: Sequence[Backtest], params: dict[str, Any]) -> pd.DataFrame:
+    """Each backtest's stats with ``params`` (without the ``_`` entries), one column per data set."""
+    columns = [bt.run(**params) for bt in backtests]
+    return pd.DataFrame({i: s[[k for k in s.index if not k.startswith("_")]] for i, s in enumerate(columns)})
 
 
 def __getattr__(name: str) -> Any:

@@ -75,3 +75,12 @@ def test_objectives_benchmark_runs():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "the issue's fitness: expression" in result.stdout and "expr/lambda" in result.stdout
+
+
+def test_pareto_benchmark_runs():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_pareto.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "on the front" in result.stdout and "vs one by one" in result.stdout

@@ -311,3 +311,15 @@ def test_a_stopped_study_is_listed_as_stopped_and_show_says_why(tmp_path: Path) 
     table = cli("list", "runs.db", cwd=tmp_path).split("\n", 1)[1]
     assert rows(table)[1][:2] == ["toy", "stopped"]
     assert "stopped early: target reached: 0 >= 0\n" in cli("show", "runs.db", cwd=tmp_path)
+
+
+def test_show_gives_pasteable_parameter_strings(backtest_file: Path) -> None:
+    from backtestkit import parse_params
+
+    out = cli("show", backtest_file.name, "--top", "2", "--param-strings", "--columns", "# Trades",
+              cwd=backtest_file.parent)
+    header, *shown = rows(out.split("\n", 1)[1])
+    assert header == ["#", "Sharpe Ratio", "# Trades", "params"]
+    top = load_study(backtest_file).top(2)
+    assert [row[-1] for row in shown] == [f"n1={r.n1},n2={r.n2}" for _, r in top.iterrows()]
+    assert parse_params(shown[0][-1]) == {"n1": top.n1[0], "n2": top.n2[0]}

@@ -35,6 +35,8 @@ EXPECTED = {
     "overfitting.py": (["overfitting_best.html", "overfitting_report.html", "overfitting_report.trials.csv"],
                        "PBO "),
     "monte_carlo.py": (["monte_carlo.html", "monte_carlo_fan.html"], "Lookahead caught: Tomorrow"),
+    "pareto_and_robust.py": (["pareto_best.html", "pareto_report.html", "pareto_report.trials.csv"],
+                             "on the Pareto front"),
 }
 
 

@@ -31,6 +31,7 @@ PROMISED_LIB_NAMES = {
 # A package (optimize/, plotting/, datasets/, validation/) is one entry: its modules may import each other.
 LAYERS = [
     {"_errors", "_typing", "_version"},
+    {"_params"},
     {"_settings"},
     {"_ohlcv", "_data", "_fees", "_metrics", "_cache"},
     {"datasets"},
@@ -44,6 +45,7 @@ LAYERS = [
     {"plotting"},
     {"optimize"},
     {"_objective"},
+    {"_goal", "_robust"},
     {"_backtest"},
     {"lib"},
     {"validation"},

@@ -6,6 +6,7 @@ The search methods see only a parameter space and the driver's ``evaluate``, nev
 """
 
 from backtestkit.optimize._driver import SearchInterrupted
+from backtestkit.optimize._estimate import Estimate, estimate_search
 from backtestkit.optimize._expr import Expression, ExpressionError
 from backtestkit.optimize._grid import Grid
 from backtestkit.optimize._method import Context, SearchMethod
@@ -19,6 +20,7 @@ from backtestkit.optimize._trial import STATES, Outcome, Study, Trial
 __all__ = [
     "STATES",
     "Context",
+    "Estimate",
     "Expression",
     "ExpressionError",
     "Grid",
@@ -30,6 +32,7 @@ __all__ = [
     "Study",
     "Trial",
     "WorkerLostError",
+    "estimate_search",
     "load_study",
     "run_search",
 ]

@@ -60,10 +60,24 @@ def write_study_report(
         best_stats=_best_stats(study, best_run),
         trades=_trades(best_run),
         trials_link=csv.name,
-        sections=sections,
+        sections=[*pareto(study), *sections],
     )
     study.to_csv(csv)
     return written
+
+
+def pareto(study: Study) -> list[Any]:
+    """The Pareto section of a study of several objectives (table and scatter), else nothing."""
+    if len(study.objectives) < 2:
+        return []
+    from backtestkit.plotting._pareto import finite_rows, pareto_section
+
+    first = study.objectives[0][0]
+    names = [name for name, _ in study.objectives]
+    trials = study.top(len(study))  # the latest finished trial of each combination
+    trials = trials[trials["state"] == "ok"].assign(**{first: lambda t: t["value"]})
+    front = study.pareto_front().assign(**{first: lambda t: t["value"]})
+    return pareto_section(front, finite_rows(trials, names), study.objectives, study.param_names)
 
 
 def trials_csv_path(path: Any) -> Path:

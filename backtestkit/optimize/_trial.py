@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from backtestkit._errors import param_error, unknown_name_error
+from backtestkit._params import param_string
+from backtestkit.optimize._pareto import pareto_front, signed
 
 #: A trial's state. ``ok``: it ran and its value is the objective's (a NaN there is the objective's
 #: own); ``no_trades``: it ran and made no trade, so its value is NaN and it ranks last, as in
@@ -49,6 +51,12 @@ class Trial:
     metrics: Mapping[str, float] = field(default_factory=dict)
     duration: float = 0.0
     error: str | None = None
+
+    @property
+    def param_string(self) -> str:
+        """The parameters as one pasteable line, ``'n1=10,n2=30'`` (see ``backtestkit.param_string``);
+        ``bt.run(**backtestkit.parse_params(text))`` runs them again."""
+        return param_string(self.params)
 
 
 @dataclass(frozen=True)
@@ -93,8 +101,14 @@ class Study:
         maximize: whether higher values are better.
         param_names: the parameters searched, in the order given.
         metric_names: the stats keys each trial keeps.
-        info: what the search was (strategy, data, settings, space, method, seed, version, times).
+        info: what the search was (strategy, data, settings, space, method, seed, version, times;
+            ``objectives`` for a search of several).
         storage: the SQLite file the study is saved in, or None.
+
+    A search of several objectives (``optimize(maximize=[...], minimize=[...])``) records them in
+    :attr:`objectives`; each trial's ``value`` is the first one's and the others are its stats
+    columns. :meth:`pareto_front` gives the non-dominated trials and :attr:`best_trial` is the
+    front's best in the first objective.
     """
 
     def __init__(self, *, param_names: Sequence[str], objective: str = "objective", maximize: bool = True,
@@ -197,10 +211,15 @@ class Study:
     @property
     def best_trial(self) -> Trial | None:
         """The trial with the best value (NaN ranks last, ties go to the first combination in heatmap
-        order); the first combination if every value is NaN; None for an empty study."""
+        order); the first combination if every value is NaN; None for an empty study. With several
+        objectives, the best of the Pareto front in the first objective (ties: the next objectives)."""
         numbers = self._latest()
         if not numbers:
             return None
+        if len(self.objectives) > 1:
+            front = self._front()
+            if front:
+                return self._trial(front[0])
         position = best_position(np.asarray(self._values)[numbers], [self._keys[n] for n in numbers],
                                  maximize=self.maximize)
         return self._trial(numbers[0 if position is None else position])
@@ -218,6 +237,57 @@ class Study:
         """The best trial's value (NaN if every value is NaN)."""
         best = self.best_trial
         return math.nan if best is None else best.value
+
+    @property
+    def objectives(self) -> list[tuple[str, str]]:
+        """The objectives, in order, each with its direction: ``[('Return [%]', 'max'),
+        ('Volatility (Ann.) [%]', 'min')]``. One for a single-objective search; with several, each
+        is a column of :meth:`trials_dataframe` (the first is also ``value``)."""
+        found = self.info.get("objectives")
+        if not found:
+            return [(self.objective, "max" if self.maximize else "min")]
+        return [(str(name), str(direction)) for name, direction in found]
+
+    def _objective_values(self, numbers: Sequence[int]) -> np.ndarray:
+        """The objectives of these trials, a column each, in their own units (NaN where unknown)."""
+        columns = [np.asarray(self._values, dtype=float)[list(numbers)]]
+        rows = self._metric_rows() if self.metric_names else None
+        for name, _ in self.objectives[1:]:
+            if rows is not None and name in self.metric_names:
+                columns.append(rows[list(numbers), self.metric_names.index(name)])
+            else:
+                columns.append(np.full(len(numbers), np.nan))
+        return np.column_stack(columns) if numbers else np.empty((0, len(columns)))
+
+    def _front(self) -> list[int]:
+        """Numbers of the Pareto front's trials (latest of each combination, ran and scored), best first."""
+        numbers = [n for n in self._latest() if self._states[n] == "ok"]
+        scores = signed(self._objective_values(numbers), [d for _, d in self.objectives])
+        return [numbers[i] for i in pareto_front(scores, [self._keys[n] for n in numbers])]
+
+    def pareto_front(self) -> pd.DataFrame:
+        """The non-dominated trials, best first, as rows of :meth:`trials_dataframe`.
+
+        A trial dominates another when it is at least as good in every objective of
+        :attr:`objectives` and better in one; the front is the trials no other dominates (equal
+        trials are all on it). Only the latest trial of each combination that ran and scored in every
+        objective counts (NaN, no trades, infeasible and failed trials never are on the front). Best
+        first: by the first objective, then the next ones, then heatmap order. With one objective,
+        the front is the trials of the best value.
+
+        >>> from backtestkit.optimize._trial import Outcome
+        >>> study = Study(param_names=['x'], metric_names=['risk'],
+        ...               info={'objectives': [['gain', 'max'], ['risk', 'min']]})
+        >>> runs = [(1.0, 1.0), (2.0, 3.0), (1.5, 3.0)]  # (gain, risk) of x = 0, 1, 2
+        >>> _ = study._record([(0,), (1,), (2,)], [Outcome('ok', g, np.array([r]), 0.0) for g, r in runs],
+        ...                   [{'x': 0}, {'x': 1}, {'x': 2}])
+        >>> study.pareto_front()[['x', 'value', 'risk']]
+           x  value  risk
+        0  1    2.0   3.0
+        1  0    1.0   1.0
+        """
+        front = self._front()
+        return self.trials_dataframe().iloc[front].reset_index(drop=True)
 
     def trials_dataframe(self) -> pd.DataFrame:
         """One row per trial: ``number``, the parameters, ``value``, ``state``, every stats key,
