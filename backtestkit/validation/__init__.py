@@ -6,4 +6,9 @@ Each result can draw itself (``plot()``), write its own page (``write_report(pat
 section for a study's report (``report_section()``, passed to ``Study.write_report(sections=...)``).
 """
 
-__all__: list[str] = []
+from backtestkit.validation._holdout import HoldoutResult, holdout
+
+__all__: list[str] = [
+    "HoldoutResult",
+    "holdout",
+]
