@@ -7,8 +7,20 @@ section for a study's report (``report_section()``, passed to ``Study.write_repo
 """
 
 from backtestkit.validation._holdout import HoldoutResult, holdout
+from backtestkit.validation._walkforward import (
+    WalkForwardInterrupted,
+    WalkForwardResult,
+    WalkForwardWindow,
+    walk_forward,
+    walk_forward_windows,
+)
 
 __all__: list[str] = [
     "HoldoutResult",
+    "WalkForwardInterrupted",
+    "WalkForwardResult",
+    "WalkForwardWindow",
     "holdout",
+    "walk_forward",
+    "walk_forward_windows",
 ]
