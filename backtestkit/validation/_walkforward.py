@@ -175,7 +175,7 @@ def walk_forward(bt: Backtest, *, train: Length, test: Length, anchored: bool = 
     if not isinstance(anchored, (bool, np.bool_)):
         raise param_error(owner, "anchored", "True or False", anchored, exc=TypeError)
     check_options(owner, options)
-    windows = walk_forward_windows(bt._data.index, train, test, anchored=bool(anchored), owner=owner)
+    windows = _windows(bt._data.index, train, test, anchored=bool(anchored), owner=owner)
     name, objective, _ = scorer(options)
     show = options.get("show_progress")
     if show is None:
@@ -261,15 +261,20 @@ def _result(bt: Backtest, done: list, name: str, objective: Any) -> WalkForwardR
                              ohlc=bt._plot_ohlc().iloc[first:last])
 
 
-def walk_forward_windows(index: pd.Index, train: Length, test: Length, *, anchored: bool = False,
-                         owner: str = "walk_forward_windows") -> list[WalkForwardWindow]:
-    """The walk-forward windows of ``index``: see :func:`walk_forward`.
+def walk_forward_windows(index: pd.Index, train: Length, test: Length, *,
+                         anchored: bool = False) -> list[WalkForwardWindow]:
+    """The windows :func:`walk_forward` runs on bars with this ``index``, as positions.
 
     >>> for window in walk_forward_windows(pd.RangeIndex(10), 4, 3):
     ...     print(tuple(window))
     (0, 4, 4, 7)
     (3, 7, 7, 10)
     """
+    return _windows(index, train, test, anchored=anchored, owner="walk_forward_windows")
+
+
+def _windows(index: pd.Index, train: Length, test: Length, *, anchored: bool,
+             owner: str) -> list[WalkForwardWindow]:
     n = len(index)
     train_bars, train_offset = _length(owner, "train", train, index, minimum=2)
     test_bars, test_offset = _length(owner, "test", test, index, minimum=1)
