@@ -47,3 +47,14 @@ def test_skopt_benchmark_runs():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "overhead outside the objective" in result.stdout
+
+
+def test_validation_benchmark_runs_and_both_ways_agree():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_validation.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    checks = [line for line in result.stdout.splitlines() if line.strip().startswith(("✓", "✗"))]
+    assert len(checks) == 2 and all(line.strip().startswith("✓") for line in checks), result.stdout
+    assert "walk_forward / by hand" in result.stdout

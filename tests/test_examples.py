@@ -32,6 +32,8 @@ EXPECTED = {
     "intraday_margin.py": (["intraday_margin.html"], "all closed on the day they opened: True"),
     "distributed_dask.py": ([], "same best run and heatmap: True"),
     "resume_a_search.py": (["sma_study.db", "sma_study.db.lock"], "trials in sma_study.db"),
+    "walk_forward.py": (["holdout.html", "walk_forward.html", "walk_forward_run.html"],
+                        "Reports written: holdout.html, walk_forward.html, walk_forward_run.html"),
 }
 
 
