@@ -174,3 +174,14 @@ def test_window_equity_is_cash_until_the_first_fill(start, length):
 def test_bad_windows(start, end, exc, match):
     with pytest.raises(exc, match=match):
         Backtest(six_bars(), BuyOnce).window(start, end)
+
+
+def test_a_window_run_plots_its_own_bars_and_indicators(tmp_path):
+    bt = Backtest(load_daily(), SmaCross).window(500, 700)
+    stats = bt.run()
+    indicators = bt._plot_indicators(stats)
+    assert [len(indicator.values) for indicator in indicators] == [200, 200]
+    np_close = load_daily()["Close"].iloc[471:700].rolling(30).mean().to_numpy()[-200:]
+    assert indicators[1].values == pytest.approx(np_close)
+    bt.plot(filename=str(tmp_path / "window.html"), open_browser=False)
+    assert (tmp_path / "window.html").exists()
