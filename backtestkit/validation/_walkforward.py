@@ -62,7 +62,8 @@ class WalkForwardResult:
 
     Attributes:
         stats: the stitched out-of-sample run's stats, with the keys of ``Backtest.run`` (its
-            ``_equity_curve`` and ``_trades`` cover every test window, bars counted from the first).
+            ``_equity_curve`` and ``_trades`` cover every test window, bars counted from the first;
+            ``_strategy`` is the last window's).
         windows: one row per window: its training and test dates, the chosen parameters, the in- and
             out-of-sample objective and annualised return, and the out-of-sample trades.
         efficiency: walk-forward efficiency, the stitched run's annualised return over the mean of the
@@ -241,7 +242,8 @@ def _result(bt: Backtest, done: list, name: str, objective: Any) -> WalkForwardR
         frame["EntryBar"] += window.test_start - first
         frame["ExitBar"] += window.test_start - first
         trades.append(frame)
-    trades_frame = pd.concat(trades, ignore_index=True) if any(len(t) for t in trades) else trades[0]
+    traded = [frame for frame in trades if len(frame)]  # (pandas warns of empty frames in a concat)
+    trades_frame = pd.concat(traded, ignore_index=True) if traded else trades[0]
     bars = bt._data.iloc[first:last]
     stats = stats_series(trades_frame, equity, bars, done[-1][4]["_strategy"], 0.0, True, warmup=0)
     index = bt._data.index
