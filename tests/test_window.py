@@ -185,3 +185,16 @@ def test_a_window_run_plots_its_own_bars_and_indicators(tmp_path):
     assert indicators[1].values == pytest.approx(np_close)
     bt.plot(filename=str(tmp_path / "window.html"), open_browser=False)
     assert (tmp_path / "window.html").exists()
+
+
+def test_a_fractional_backtest_window_reports_whole_units(tmp_path):
+    from backtestkit.lib import FractionalBacktest
+
+    data = load_daily()
+    plain = FractionalBacktest(data, SmaCross, fractional_unit=0.01, finalize_trades=True)
+    window = plain.window(300, 900).run()
+    expected = FractionalBacktest(data.iloc[:900], SmaCross, fractional_unit=0.01).window(300).run()
+    pd.testing.assert_frame_equal(window["_trades"], expected["_trades"])
+    assert window["_trades"]["EntryPrice"].iloc[0] == pytest.approx(
+        data["Open"].iloc[300 + window["_trades"]["EntryBar"].iloc[0]])
+    plain.window(300, 900).plot(results=window, filename=str(tmp_path / "f.html"), open_browser=False)

@@ -132,3 +132,8 @@ def test_bad_arguments_raise_before_any_run(bt, kwargs, exc, match):
 def test_bt_must_be_a_backtest():
     with pytest.raises(TypeError, match=r"The 'bt' parameter of holdout must be a Backtest. Got 3 instead."):
         holdout(3)
+
+
+def test_report_section_goes_into_the_study_report(result, tmp_path):
+    page = result.study.write_report(tmp_path / "study.html", sections=[result.report_section()])
+    assert "Holdout" in page.read_text(encoding="utf-8")
