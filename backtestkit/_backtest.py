@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import inspect
+import numbers
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,7 +25,7 @@ from backtestkit._objective import (
 )
 from backtestkit._ohlcv import validate_ohlcv
 from backtestkit._strategy import Strategy
-from backtestkit._typing import Commission
+from backtestkit._typing import Bound, Commission
 
 if TYPE_CHECKING:  # pragma: no cover
     from backtestkit.optimize import SearchMethod, Study
@@ -93,6 +95,34 @@ class Backtest:
         self._check_params(params)
         self._results = self._engine.stats(params)
         return self._results
+
+    def window(self, start: Bound = None, end: Bound = None) -> Backtest:
+        """The same backtest over a window of its bars: a new Backtest that runs only inside it.
+
+        ``start`` and ``end`` are positions (``end`` excluded, negative from the end, as in
+        ``data.iloc[start:end]``) or timestamps / date strings (``end`` included, as in
+        ``data.loc[start:end]``); None is the data's first or last bar. The strategy's ``init()`` sees
+        every bar up to the window's end, so indicators are warm on its first bar (a 200-bar SMA has a
+        value there if 200 bars precede it); ``next()`` runs, orders fill and stats count only inside
+        the window, and trades still open on its last bar are closed at that bar's Close. Bars after
+        the window are never seen. ``run()``, ``optimize()`` and ``plot()`` work as usual on the window;
+        a window of a window is taken within it. See doc/execution.md.
+
+        Raises ValueError or TypeError, naming the argument, for a bound that is not in the data or a
+        window with no bar.
+
+        >>> from backtestkit.datasets import load_daily
+        >>> bt = Backtest(load_daily(), Strategy)
+        >>> bt.window('2021-01-01', '2021-12-31').run()['Start']
+        Timestamp('2021-01-01 00:00:00')
+        """
+        first, stop = window_bounds(self._data.index, start, end, "Backtest.window")
+        offset = self._engine.start or 0
+        windowed = copy.copy(self)
+        windowed._engine = self._engine.window(offset + first, offset + stop)
+        windowed._data = self._data.iloc[first:stop]
+        windowed._results = None
+        return windowed
 
     def optimize(self, *, maximize: str | Callable[[pd.Series], float] = "SQN",
                  minimize: str | Callable[[pd.Series], float] | None = None,
@@ -219,13 +249,13 @@ class Backtest:
         """The bars as the chart draws them (in the units ``run()`` reports: see FractionalBacktest)."""
         return self._data
 
-    @staticmethod
-    def _plot_indicators(results: Any) -> list:
-        """A run's indicators as the plotting package takes them."""
+    def _plot_indicators(self, results: Any) -> list:
+        """A run's indicators as the plotting package takes them (a window's bars of them)."""
         from backtestkit.plotting._chart import Indicator
 
-        strategy = results.get("_strategy") if isinstance(results, pd.Series) else None
-        return [Indicator(array.name, np.asarray(array), **{k: array._opts[k] for k in Indicator._fields[2:]})
+        strategy, n = results.get("_strategy") if isinstance(results, pd.Series) else None, len(self._data)
+        return [Indicator(array.name, np.asarray(array)[..., -n:],
+                          **{k: array._opts[k] for k in Indicator._fields[2:]})
                 for array in getattr(strategy, "_indicators", [])]
 
     def _check_params(self, params: dict[str, Any], owner: str | None = None, *,
@@ -244,6 +274,41 @@ def _estimate(objective: Any, params: dict[str, Any], strategy: type[Strategy], 
     with quiet_runs():
         return estimate_search(objective, params, known_params=strategy_parameters(strategy),
                                owner="Backtest.optimize", **options)
+
+
+def window_bounds(index: pd.Index, start: Bound, end: Bound, owner: str) -> tuple[int, int]:
+    """The positions ``first, stop`` of the bars from ``start`` to ``end`` (see :meth:`Backtest.window`).
+
+    >>> window_bounds(pd.RangeIndex(10), 2, -3, "f")
+    (2, 7)
+    """
+    first = _position(index, start, "start", owner)
+    stop = _position(index, end, "end", owner)
+    if first >= stop:
+        raise ValueError(f"The window of {owner} from start={start!r} to end={end!r} holds no bar "
+                         f"(bars {first} to {stop - 1} of {len(index)}).")
+    return first, stop
+
+
+def _position(index: pd.Index, bound: Bound, name: str, owner: str) -> int:
+    """One bound as a position: the window's first bar for ``start``, one past its last for ``end``."""
+    n = len(index)
+    if bound is None:
+        return 0 if name == "start" else n
+    if isinstance(bound, numbers.Integral) and not isinstance(bound, (bool, np.bool_)):
+        if not -n <= bound <= n:
+            raise param_error(owner, name, f"a position in [-{n}, {n}]", bound)
+        return int(bound) % n if bound != n else n
+    if isinstance(bound, (str, datetime.date, np.datetime64)):
+        try:
+            found = (index.slice_indexer(bound, None).start if name == "start"
+                     else index.slice_indexer(None, bound).stop)
+        except (KeyError, TypeError, ValueError):
+            found = None
+        if found is None or isinstance(found, slice):
+            raise param_error(owner, name, "a timestamp or date string in the data's index", bound)
+        return min(max(int(found), 0), n)
+    raise param_error(owner, name, "a position, a timestamp or a date string (or None)", bound, exc=TypeError)
 
 
 def _check_flags(**flags: Any) -> None:

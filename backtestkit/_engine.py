@@ -7,6 +7,7 @@ An Engine pickles with its data: it is what workers receive, once per batch of c
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import inspect
 from collections.abc import Callable
@@ -40,6 +41,24 @@ class Engine:
         self._times: Clock | None = None
         self._columns: dict[str, Any] | None = None  # the data's columns as a strategy sees them
         self._series: _Series | None = None  # and as the broker reads them
+        self.start: int | None = None  # a window's first bar (see window()); None: the whole data
+
+    def window(self, start: int, stop: int) -> Engine:
+        """The same set-up run over bars ``start`` to ``stop - 1`` only (positions in this data).
+
+        The strategy's ``init()`` sees the bars before ``stop`` (so indicators are warm on the window's
+        first bar, and no later bar exists for it); ``next()`` is first called on bar ``start``, or
+        once the indicators are warm if that is later; trades still open on the window's last bar are
+        closed at its Close; the equity, trades (bars counted from ``start``) and stats cover the
+        window alone.
+        """
+        if not 0 <= start < stop <= len(self.data):
+            raise ValueError(f"A window needs 0 <= start < stop <= {len(self.data)}. "
+                             f"Got start={start}, stop={stop} instead.")
+        engine = copy.copy(self)
+        engine.data, engine.start = self.data.iloc[:stop], start
+        engine._times = engine._columns = engine._series = None
+        return engine
 
     def __getstate__(self) -> dict[str, Any]:
         """Without what the runs work out from the data: it is worked out again where unpickled, so
@@ -50,11 +69,15 @@ class Engine:
         """The stats Series of one run, frames included: what ``Backtest.run`` returns."""
         broker, strategy, equity = self.simulate(params)
         trades = trades_frame(broker.closed_trades, broker.index, strategy._indicators)
+        if self.start:
+            trades["EntryBar"] -= self.start
+            trades["ExitBar"] -= self.start
         if self.unit != 1.0:
             trades["Size"] *= self.unit
             for column in ("EntryPrice", "ExitPrice", "SL", "TP"):
                 trades[column] = pd.to_numeric(trades[column]) / self.unit
-        return stats_series(trades, equity, self.data, strategy, 0.0, True, self._clock())
+        return stats_series(trades, equity, self._bars(), strategy, 0.0, True, self._clock(),
+                            warmup=self._warmup(strategy))
 
     def numbers(self, params: dict[str, Any]) -> dict[str, Any]:
         """The stats of one run as a dict, without the ``_trades`` and ``_equity_curve`` frames:
@@ -62,16 +85,31 @@ class Engine:
         objective that reads stats keys needs)."""
         broker, strategy, equity = self.simulate(params)
         trades = stats_columns(broker.closed_trades, broker.index)
-        return stats_dict(trades, equity, self.data, strategy, 0.0, True, self._clock())
+        if self.start:
+            trades["EntryBar"] = trades["EntryBar"] - self.start
+            trades["ExitBar"] = trades["ExitBar"] - self.start
+        return stats_dict(trades, equity, self._bars(), strategy, 0.0, True, self._clock(),
+                          warmup=self._warmup(strategy))
+
+    def _bars(self) -> pd.DataFrame:
+        """The bars the stats cover: the window's, or all."""
+        return self.data if self.start is None else self.data.iloc[self.start:]
+
+    def _warmup(self, strategy: Strategy) -> int | None:
+        """In a window, the bars of it the indicators are not warm on yet (Buy & Hold starts after them)."""
+        if self.start is None:
+            return None
+        return max(0, warmup_bars(strategy, len(self.data)) - self.start)
 
     def _clock(self) -> Clock:
         """What the stats need of the data alone, worked out on the first run."""
         if self._times is None:
-            self._times = clock(self.data)
+            self._times = clock(self._bars())
         return self._times
 
     def simulate(self, params: dict[str, Any]) -> tuple[Broker, Strategy, np.ndarray]:
-        """Run the bar loop; returns the broker, the strategy and the equity at each bar's Close."""
+        """Run the bar loop; returns the broker, the strategy and the equity at each bar's Close (of the
+        window's bars only, in a window)."""
         data = Data(self.data, self._columns)
         if self._columns is None and all(not a.flags.writeable for a in data._arrays.values()):
             self._columns = dict(data._arrays)  # read-only (pandas' copy-on-write): the next runs share them
@@ -83,20 +121,21 @@ class Engine:
                         exclusive_orders=self.flags["exclusive_orders"])
         strategy = self.strategy(broker, data, params)
         strategy._run_init()
-        start = 1 + warmup_bars(strategy, len(self.data))
+        start = max(1 + warmup_bars(strategy, len(self.data)), self.start or 0)
         views = IndicatorViews(strategy)
         try:
             ruined_at = _loop(broker, data, strategy.next, views, start)
         finally:
             data._bar[0] = len(self.data)
             views.release()
-        if ruined_at is None and self.flags["finalize_trades"]:
+        if ruined_at is None and (self.flags["finalize_trades"] or self.start is not None):
             broker.i = len(self.data) - 1
             broker.close_all(broker.last_price)
         elif ruined_at is None and broker.trades:
             warn("Some trades remain open at the end of backtest and are not in the stats. "
                  "Use Backtest(..., finalize_trades=True) to close them at the last Close.")
-        return broker, strategy, broker.equity_curve(self.cash, end=ruined_at)
+        equity = broker.equity_curve(self.cash, end=ruined_at)
+        return broker, strategy, equity if self.start is None else equity[self.start:]
 
     def settings(self) -> dict[str, Any]:
         """The run settings as plain values, for a study's record and a report."""
@@ -109,6 +148,8 @@ class Engine:
             commission = float(commission)
         settings = {"cash": self.cash, "spread": self.spread, "commission": commission, "margin": self.margin,
                     **self.flags}
+        if self.start is not None:
+            settings["window"] = [str(self.data.index[self.start]), str(self.data.index[-1])]
         return settings if self.unit == 1.0 else {**settings, "fractional_unit": self.unit}
 
     def fingerprint(self) -> str:
@@ -116,6 +157,8 @@ class Engine:
         digest = hashlib.sha256()
         digest.update(pd.util.hash_pandas_object(self.data, index=True).to_numpy().tobytes())
         digest.update(repr(list(self.data.columns)).encode())
+        if self.start is not None:
+            digest.update(f"window from bar {self.start}".encode())
         return digest.hexdigest()[:16]
 
     def strategy_hash(self) -> str:

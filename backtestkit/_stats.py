@@ -315,11 +315,12 @@ def _cached_index(keys: tuple[str, ...]) -> pd.Index:
 
 def stats_series(
     trades: pd.DataFrame, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
-    with_fees: bool, times: Clock | None = None,
+    with_fees: bool, times: Clock | None = None, warmup: int | None = None,
 ) -> pd.Series:  # fmt: skip
     """The stats Series in :data:`STATS_KEYS` order: what ``Backtest.run`` and the two public
-    functions return.  ``times`` is the bars' :class:`Clock`, if the caller keeps one."""
-    stats, curve = _computed(trades, equity, bars, strategy, risk_free_rate, with_fees, times)
+    functions return.  ``times`` is the bars' :class:`Clock`, if the caller keeps one; ``warmup``
+    the bars before Buy & Hold starts, if not the strategy's :func:`warmup_bars` (a window run)."""
+    stats, curve = _computed(trades, equity, bars, strategy, risk_free_rate, with_fees, times, warmup)
     stats["_equity_curve"] = _equity_curve(bars.index, equity, *curve)
     stats["_trades"] = trades
     return Stats(list(stats.values()), index=_keys_index(tuple(stats)), dtype=object)
@@ -327,34 +328,36 @@ def stats_series(
 
 def stats_dict(
     trades: Trades, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
-    with_fees: bool, times: Clock | None = None,
+    with_fees: bool, times: Clock | None = None, warmup: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Every stat but the frames, keyed in order, from arrays: the values of the stats Series, to the bit.
-    ``times`` is the bars' :class:`Clock`, if the caller keeps one.
+    ``times`` and ``warmup`` as for :func:`stats_series`.
     """
-    return _computed(trades, equity, bars, strategy, risk_free_rate, with_fees, times)[0]
+    return _computed(trades, equity, bars, strategy, risk_free_rate, with_fees, times, warmup)[0]
 
 
 def _computed(
     trades: Trades, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
-    with_fees: bool, times: Clock | None,
+    with_fees: bool, times: Clock | None, warmup: int | None = None,
 ) -> tuple[dict[str, Any], tuple[FloatArray, IntArray, npt.NDArray[Any]]]:  # fmt: skip
     """The stats but the frames, and the drawdowns, episode ends and durations the ``_equity_curve``
     frame shows. Divisions by zero and logs of 0 give the inf/NaN the docs promise, without warnings."""
+    if warmup is None:
+        warmup = warmup_bars(strategy, len(equity))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return _stats_dict(trades, equity, bars, strategy, risk_free_rate, with_fees,
-                           times or clock(bars))
+                           times or clock(bars), warmup)
 
 
 def _stats_dict(
     trades: Trades, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
-    with_fees: bool, times: Clock,
+    with_fees: bool, times: Clock, warmup: int,
 ) -> tuple[dict[str, Any], tuple[FloatArray, IntArray, npt.NDArray[Any]]]:  # fmt: skip
     index, close = bars.index, times.close
     dd = drawdown(equity)
     ends, peaks, durations = _episodes(index, dd)
     returns = _period_returns(equity, times.last_bars)
-    stats = _overview(times, equity, close, trades, warmup_bars(strategy, len(equity)), with_fees)
+    stats = _overview(times, equity, close, trades, warmup, with_fees)
     max_dd = np.nan_to_num(dd.max())
     stats.update(_annualised(equity, returns, times.per_year, times.duration, max_dd, risk_free_rate))
     slope, rf_pct = beta(equity, close), risk_free_rate * 100

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 
 import numpy as np
@@ -11,3 +12,5 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 CommissionFunc = Callable[[float, float], float]
 Commission = float | tuple[float, float] | CommissionFunc
+#: A window's bound: a position, a timestamp or date string, or None (the data's first or last bar).
+Bound = int | str | datetime.date | np.datetime64 | None

@@ -84,3 +84,14 @@ def test_pareto_benchmark_runs():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "on the front" in result.stdout and "vs one by one" in result.stdout
+
+
+def test_validation_benchmark_runs_and_both_ways_agree():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_validation.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    checks = [line for line in result.stdout.splitlines() if line.strip().startswith(("✓", "✗"))]
+    assert len(checks) == 2 and all(line.strip().startswith("✓") for line in checks), result.stdout
+    assert "walk_forward / by hand" in result.stdout

@@ -37,6 +37,8 @@ EXPECTED = {
     "monte_carlo.py": (["monte_carlo.html", "monte_carlo_fan.html"], "Lookahead caught: Tomorrow"),
     "pareto_and_robust.py": (["pareto_best.html", "pareto_report.html", "pareto_report.trials.csv"],
                              "on the Pareto front"),
+    "walk_forward.py": (["holdout.html", "walk_forward.html", "walk_forward_run.html"],
+                        "Reports written: holdout.html, walk_forward.html, walk_forward_run.html"),
 }
 
 

@@ -6,6 +6,7 @@ Each result can draw itself (``plot()``), write its own page (``write_report(pat
 section for a study's report (``report_section()``, passed to ``Study.write_report(sections=...)``).
 """
 
+from backtestkit.validation._holdout import HoldoutResult, holdout
 from backtestkit.validation._lookahead import LookaheadResult, check_lookahead
 from backtestkit.validation._montecarlo import MonteCarloInterrupted, MonteCarloResult, monte_carlo
 from backtestkit.validation._pbo import BacktestOverfitting, pbo
@@ -17,22 +18,36 @@ from backtestkit.validation._sharpe import (
     probabilistic_sharpe,
 )
 from backtestkit.validation._trial_returns import ReturnsInterrupted, trial_returns
+from backtestkit.validation._walkforward import (
+    WalkForwardInterrupted,
+    WalkForwardResult,
+    WalkForwardWindow,
+    walk_forward,
+    walk_forward_windows,
+)
 
 __all__: list[str] = [
     "BacktestOverfitting",
     "DeflatedSharpe",
+    "HoldoutResult",
     "LookaheadResult",
     "MonteCarloInterrupted",
     "MonteCarloResult",
     "Plateau",
     "PlateauResult",
     "ReturnsInterrupted",
+    "WalkForwardInterrupted",
+    "WalkForwardResult",
+    "WalkForwardWindow",
     "check_lookahead",
     "deflated_sharpe",
     "expected_max_sharpe",
+    "holdout",
     "monte_carlo",
     "pbo",
     "plateau",
     "probabilistic_sharpe",
     "trial_returns",
+    "walk_forward",
+    "walk_forward_windows",
 ]
