@@ -6,10 +6,12 @@ The search methods see only a parameter space and the driver's ``evaluate``, nev
 """
 
 from backtestkit.optimize._driver import SearchInterrupted
+from backtestkit.optimize._euler import Euler
+from backtestkit.optimize._genetic import Genetic
 from backtestkit.optimize._grid import Grid
 from backtestkit.optimize._method import Context, SearchMethod
 from backtestkit.optimize._runner import WorkerLostError
-from backtestkit.optimize._search import run_search
+from backtestkit.optimize._search import ListedRangeWarning, run_search
 from backtestkit.optimize._skopt import Skopt
 from backtestkit.optimize._store import StoreError
 from backtestkit.optimize._study import load_study
@@ -18,7 +20,10 @@ from backtestkit.optimize._trial import STATES, Outcome, Study, Trial
 __all__ = [
     "STATES",
     "Context",
+    "Euler",
+    "Genetic",
     "Grid",
+    "ListedRangeWarning",
     "Outcome",
     "SearchInterrupted",
     "SearchMethod",
