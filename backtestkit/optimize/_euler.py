@@ -50,12 +50,14 @@ class Euler(SearchMethod):
 
     name = "euler"
 
-    def __init__(self, steps: int = 4, keep: int = 1, shrink: int = 2, *, max_tries: int | None = None) -> None:
+    def __init__(self, steps: int = 4, keep: int = 1, shrink: int = 2, *,
+                 max_tries: int | None = None) -> None:
         for name, value, low in (("steps", steps, 2), ("keep", keep, 1), ("shrink", shrink, 2)):
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
                 raise param_error("Euler", name, f"an int >= {low}", value)
-        if max_tries is not None and (not isinstance(max_tries, numbers.Integral) or isinstance(max_tries, bool)
-                                      or max_tries < 1):
+        if max_tries is not None and (
+            not isinstance(max_tries, numbers.Integral) or isinstance(max_tries, bool) or max_tries < 1
+        ):
             raise param_error("Euler", "max_tries", "an int >= 1 or None", max_tries)
         self.steps, self.keep, self.shrink, self.max_tries = int(steps), int(keep), int(shrink), max_tries
 
@@ -69,7 +71,8 @@ class Euler(SearchMethod):
         """Raises ValueError when no combination satisfies the constraint."""
         explorer = Explorer(space, context.constraint, context.owner)
         sizes = space.sizes
-        ordered = [axis.ordered and size > self.steps for axis, size in zip(explorer.axes, sizes, strict=True)]
+        ordered = [axis.ordered and size > self.steps
+                   for axis, size in zip(explorer.axes, sizes, strict=True)]
         strides = [(size - 1) / (self.steps - 1) if free else 1.0
                    for size, free in zip(sizes, ordered, strict=True)]
         budget = self.max_tries or space.size
@@ -79,7 +82,8 @@ class Euler(SearchMethod):
             for size, free, stride in zip(sizes, ordered, strides, strict=True)))
         keys = _fresh(explorer, coarse, budget)
         if not keys:  # the constraint admits no coarse point: start from random admissible ones
-            keys = list(explorer.sample(np.random.default_rng(context.seed), min(budget, self.steps ** len(sizes))))
+            wanted = min(budget, self.steps ** len(sizes))
+            keys = list(explorer.sample(np.random.default_rng(context.seed), wanted))
         if not keys:
             raise none_admissible(len(explorer.seen), context.owner)
         scores: dict[Key, float] = {}
@@ -89,8 +93,7 @@ class Euler(SearchMethod):
             finer = [max(1.0, stride / self.shrink) for stride in strides]
             best = sorted(scores, key=lambda key: (-scores[key], key))[: self.keep]
             grids = itertools.chain.from_iterable(
-                itertools.product(*(_around(center, stride, step, size)
-                                    for center, stride, step, size in zip(key, strides, finer, sizes, strict=True)))
+                itertools.product(*map(_around, key, strides, finer, sizes))
                 for key in best)
             keys = _fresh(explorer, grids, budget - len(scores))
             _evaluate(driver, keys, scores, context.maximize)
@@ -101,7 +104,8 @@ class Euler(SearchMethod):
     def _estimate(self, sizes: tuple[int, ...], ordered: list[bool], strides: list[float]) -> int:
         """Combinations the search evaluates at most (for the progress bar)."""
         coarse = math.prod(self.steps if free else size for size, free in zip(sizes, ordered, strict=True))
-        levels = max((math.ceil(math.log(stride, self.shrink)) for stride in strides if stride > 1), default=0)
+        levels = max((math.ceil(math.log(stride, self.shrink)) for stride in strides if stride > 1),
+                     default=0)
         cell = (2 * self.shrink - 1) ** sum(ordered)
         return coarse + levels * self.keep * (cell - 1)
 

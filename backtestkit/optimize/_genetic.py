@@ -43,7 +43,8 @@ class Genetic(SearchMethod):
         tournament_size: combinations compared to pick each parent (higher: greedier).
         elites: the best combinations carried to the next generation unchanged (never re-run).
         stagnation: stop after this many generations in a row without a better value (None: never).
-        max_tries: evaluations at most (None: ``population_size * generations``).
+        max_tries: evaluations at most (None: as many as the generations take, the elites of
+            each generation after the first not being run again).
         random_state: a seed of its own (None: ``optimize``'s ``random_state``).
 
     Listed values (lists, ranges) are searched by position, scikit-optimize ``Integer``, ``Real`` and
@@ -89,7 +90,7 @@ class Genetic(SearchMethod):
         seed = context.seed if self.random_state is None else np.random.SeedSequence(self.random_state)
         rng = np.random.default_rng(seed)
         explorer = Explorer(space, context.constraint, context.owner)
-        budget = self.population_size * self.generations
+        budget = self.population_size + (self.generations - 1) * (self.population_size - self.elites)
         budget = budget if self.max_tries is None else min(budget, self.max_tries)
         driver.expect(int(min(budget, explorer.size)))
         keys = list(explorer.sample(rng, min(self.population_size, budget)))

@@ -78,7 +78,12 @@ VALIDATION = [
         ValueError,
         must("method", METHODS, "'gird'", " Did you mean 'grid'?"),
     ),
-    ({"n1": [1]}, {"method": "genetik"}, ValueError, must("method", METHODS, "'genetik'", " Did you mean 'genetic'?")),
+    (
+        {"n1": [1]},
+        {"method": "genetik"},
+        ValueError,
+        must("method", METHODS, "'genetik'", " Did you mean 'genetic'?"),
+    ),
     ({"n1": [1]}, {"max_tries": 0}, ValueError, MAX_TRIES.format("0")),
     (
         {"n1": [1, 2]},
