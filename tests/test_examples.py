@@ -32,6 +32,7 @@ EXPECTED = {
     "intraday_margin.py": (["intraday_margin.html"], "all closed on the day they opened: True"),
     "distributed_dask.py": ([], "same best run and heatmap: True"),
     "resume_a_search.py": (["sma_study.db", "sma_study.db.lock"], "trials in sma_study.db"),
+    "compare_methods.py": ([], "compared on the same"),
 }
 
 
