@@ -29,8 +29,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from _common import OURS, format_seconds, format_table, load_library
-from bench_optimize import FULL, QUICK, QUALITY_OBJECTIVE, Clock, below, filtered_cross_strategy, percentile, \
-    timed_backtest
+from bench_optimize import (
+    FULL,
+    QUALITY_OBJECTIVE,
+    QUICK,
+    Clock,
+    below,
+    filtered_cross_strategy,
+    percentile,
+    timed_backtest,
+)
 
 from backtestkit.optimize import Euler, Genetic
 
@@ -65,10 +73,12 @@ def run(backtest: Any, quality: dict[str, list[float]], name: str, kwargs: dict[
     backtest.clock = Clock()
     start = time.perf_counter()
     stats, heatmap = backtest.optimize(maximize=QUALITY_OBJECTIVE, constraint=below, random_state=seed,
-                                       n_jobs=1, show_progress=False, return_heatmap=True, **kwargs, **quality)
+                                       n_jobs=1, show_progress=False, return_heatmap=True,
+                                       **kwargs, **quality)
     seconds = time.perf_counter() - start
     overhead = 1e3 * (seconds - backtest.clock.seconds) / len(heatmap)
-    return Run(name, seed, percentile(float(stats[QUALITY_OBJECTIVE]), values), len(heatmap), seconds, overhead)
+    rank = percentile(float(stats[QUALITY_OBJECTIVE]), values)
+    return Run(name, seed, rank, len(heatmap), seconds, overhead)
 
 
 def benchmark(quality: dict[str, list[float]], seeds: int, quick: bool) -> int:
@@ -82,8 +92,9 @@ def benchmark(quality: dict[str, list[float]], seeds: int, quick: bool) -> int:
     budget = max(4, int(BUDGET_SHARE * values.size))
     print(f"FilteredCross on load_daily() ({len(data):,} bars), maximize={QUALITY_OBJECTIVE!r}; "
           + ", ".join(f"{k}={v}" for k, v in quality.items()) + ", constraint n1 < n2")
-    print(f"full grid: {values.size:,} admissible combinations in {format_seconds(time.perf_counter() - start)}"
-          f" (all cores); budget {budget} evaluations ({100 * budget / values.size:.1f}%), n_jobs=1\n")
+    print(f"full grid: {values.size:,} admissible combinations in "
+          f"{format_seconds(time.perf_counter() - start)} (all cores); budget {budget} evaluations "
+          f"({100 * budget / values.size:.1f}%), n_jobs=1\n")
     runs: dict[str, list[Run]] = {}
     for name, kwargs in methods(budget).items():
         for seed in range(1 if name == "euler" else seeds):
@@ -110,7 +121,8 @@ def benchmark(quality: dict[str, list[float]], seeds: int, quick: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5, help="seeds per method (Euler runs once)")
     parser.add_argument("--quick", action="store_true", help="smoke mode: tiny sizes, for tests")
     args = parser.parse_args(argv)
