@@ -47,3 +47,12 @@ def test_skopt_benchmark_runs():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "overhead outside the objective" in result.stdout
+
+
+def test_methods_benchmark_runs():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_methods.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert all(name in result.stdout for name in ("genetic", "euler", "random", "skopt", "overhead/eval"))
