@@ -50,7 +50,7 @@ class Euler(SearchMethod):
 
     name = "euler"
 
-    def __init__(self, steps: int = 4, keep: int = 1, shrink: int = 2, *,
+    def __init__(self, steps: int = 3, keep: int = 2, shrink: int = 2, *,
                  max_tries: int | None = None) -> None:
         for name, value, low in (("steps", steps, 2), ("keep", keep, 1), ("shrink", shrink, 2)):
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:

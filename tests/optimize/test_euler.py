@@ -32,7 +32,7 @@ def test_hand_worked_levels_in_one_dimension():
     # positions 0..8, steps=3: the coarse grid is 0, 4, 8 (stride 4); best 4 (x=5 is 1 away).
     # stride 2 around 4: 2, 4, 6 -> new 2, 6; 4 and 6 tie at -1, the smaller key (4) wins.
     # stride 1 around 4: 3, 4, 5 -> new 3, 5; best 5. Stride 1 everywhere: done.
-    driver, facts = run_fake(Euler(steps=3), {"x": range(9)}, objective=lambda p: -((p["x"] - 5) ** 2))
+    driver, facts = run_fake(Euler(steps=3, keep=1), {"x": range(9)}, objective=lambda p: -((p["x"] - 5) ** 2))
     assert driver.batches == [[(0,), (4,), (8,)], [(2,), (6,)], [(3,), (5,)]]
     assert facts == {"levels": 3}
 
@@ -42,7 +42,7 @@ def test_hand_worked_levels_with_a_category_kept_from_the_best_cell():
     def objective(p):
         return -abs(p["x"] - 6) + (p["kind"] == "b")
 
-    driver, _ = run_fake(Euler(steps=3), {"x": range(9), "kind": ["a", "b"]}, objective=objective)
+    driver, _ = run_fake(Euler(steps=3, keep=1), {"x": range(9), "kind": ["a", "b"]}, objective=objective)
     assert driver.batches[0] == [(0, 0), (0, 1), (4, 0), (4, 1), (8, 0), (8, 1)]
     # (4, 1) and (8, 1) tie at -1: the smaller key wins; around it x = 2, 6; then around (6, 1): 5, 7
     assert driver.batches[1:] == [[(2, 1), (6, 1)], [(5, 1), (7, 1)]]
@@ -107,7 +107,7 @@ def test_same_search_for_any_n_jobs():
 
 
 def test_progress_total_is_set():
-    driver, _ = run_fake(Euler(steps=3), {"x": range(9)}, objective=lambda p: 0.0)
+    driver, _ = run_fake(Euler(steps=3, keep=1), {"x": range(9)}, objective=lambda p: 0.0)
     assert isinstance(driver, FakeDriver) and driver.total == 5  # what ran, set again at the end
 
 
