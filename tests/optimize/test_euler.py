@@ -32,7 +32,8 @@ def test_hand_worked_levels_in_one_dimension():
     # positions 0..8, steps=3: the coarse grid is 0, 4, 8 (stride 4); best 4 (x=5 is 1 away).
     # stride 2 around 4: 2, 4, 6 -> new 2, 6; 4 and 6 tie at -1, the smaller key (4) wins.
     # stride 1 around 4: 3, 4, 5 -> new 3, 5; best 5. Stride 1 everywhere: done.
-    driver, facts = run_fake(Euler(steps=3, keep=1), {"x": range(9)}, objective=lambda p: -((p["x"] - 5) ** 2))
+    objective = lambda p: -((p["x"] - 5) ** 2)  # noqa: E731
+    driver, facts = run_fake(Euler(steps=3, keep=1), {"x": range(9)}, objective=objective)
     assert driver.batches == [[(0,), (4,), (8,)], [(2,), (6,)], [(3,), (5,)]]
     assert facts == {"levels": 3}
 
