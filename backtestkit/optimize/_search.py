@@ -70,9 +70,14 @@ def run_search(
         known_params: the names ``params`` may use.
         owner: who is asking, for error messages and the progress bar.
         method: 'grid' (every admissible combination, or a random sample of ``max_tries``), 'skopt'
-            (scikit-optimize's surrogate-model search), or a :class:`SearchMethod` object.
+            (scikit-optimize's surrogate-model search; a two-number list warns, as it is probably
+            meant as a range), 'sambo' (backtesting.py's meaning: a numeric parameter's candidates
+            give a range from the smallest to the largest, searched by 'skopt'), 'genetic'
+            (:class:`Genetic`), 'euler' (:class:`Euler`), or a :class:`SearchMethod` object.
         max_tries: an int >= 1 (that many evaluations) or a float in (0, 1] (that fraction of the
-            admissible grid). Default: the whole grid for 'grid', 200 for 'skopt'.
+            admissible grid). Default: the whole grid for 'grid', 200 for 'skopt' and 'sambo', the
+            method's own budget for 'genetic' and 'euler'. Not with a method object, which carries
+            its own budget.
         constraint: ``constraint(p) -> bool`` on one combination, read as ``p.n1`` or ``p['n1']``;
             failing combinations are never evaluated.
         random_state: seed or numpy Generator (one number is drawn from it) for sampling and skopt.
