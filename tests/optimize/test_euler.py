@@ -6,7 +6,10 @@ import re
 import sys
 
 import cloudpickle
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backtestkit.optimize import Euler, run_search
 from backtestkit.optimize._space import Combination
@@ -121,3 +124,20 @@ def test_progress_total_is_set():
 def test_bad_options(kwargs, message):
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         Euler(**kwargs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(1, 12), min_size=1, max_size=3), limit=st.integers(0, 20),
+       steps=st.integers(2, 5), keep=st.integers(1, 3), shrink=st.integers(2, 4))
+def test_proposals_are_fresh_admissible_and_within_the_grid(sizes, limit, steps, keep, shrink):
+    names = ["x", "y", "kind"][: len(sizes)]
+    params = {name: range(size) for name, size in zip(names, sizes, strict=False)}
+    objective = lambda p: float(np.cos(sum((i + 2) * v for i, v in enumerate(p.values()))))  # noqa: E731
+    method = Euler(steps=steps, keep=keep, shrink=shrink)
+    constraint = lambda p: sum(p.values()) <= limit  # noqa: E731
+    driver, _ = run_fake(method, params, objective, constraint)
+    keys = [key for batch in driver.batches for key in batch]
+    assert keys and len(keys) == len(set(keys)) and all(sum(key) <= limit for key in keys)
+    assert all(0 <= k < size for key in keys for k, size in zip(key, sizes, strict=True))
+    again, _ = run_fake(method, params, objective, constraint)
+    assert again.batches == driver.batches
