@@ -203,3 +203,53 @@ def test_skopt_surrogate_is_selectable(estimator):
     _, (stats, heatmap) = optimize(**GRID, method="skopt", max_tries=8, random_state=1, estimator=estimator,
                                    return_heatmap=True)
     assert len(heatmap) == 8 and stats["SQN"] == pytest.approx(heatmap.max())
+
+
+class Sma4Cross(Strategy):
+    """backtesting.py's "Parameter Heatmap & Optimization" tutorial strategy, as written there."""
+
+    n1, n2, n_enter, n_exit = 50, 100, 20, 10
+
+    def init(self):
+        from backtestkit.test import SMA
+
+        self.sma1 = self.I(SMA, self.data.Close, self.n1)
+        self.sma2 = self.I(SMA, self.data.Close, self.n2)
+        self.sma_enter = self.I(SMA, self.data.Close, self.n_enter)
+        self.sma_exit = self.I(SMA, self.data.Close, self.n_exit)
+
+    def next(self):
+        if not self.position:
+            if self.sma1 > self.sma2:
+                if crossover(self.data.Close, self.sma_enter):
+                    self.buy()
+            else:
+                if crossover(self.sma_enter, self.data.Close):
+                    self.sell()
+        else:
+            if (self.position.is_long and crossover(self.sma_exit, self.data.Close) or
+                    self.position.is_short and crossover(self.data.Close, self.sma_exit)):
+                self.position.close()
+
+
+def test_the_sambo_tutorial_call_runs_unchanged_with_its_ranges():
+    backtest = Backtest(GOOG, Sma4Cross, commission=.002)
+    stats, heatmap, optimize_result = backtest.optimize(
+        n1=[10, 100],      # Note: For method="sambo", we
+        n2=[20, 200],      # only need interval end-points
+        n_enter=[10, 40],
+        n_exit=[10, 30],
+        constraint=lambda p: p.n_exit < p.n_enter < p.n1 < p.n2,
+        maximize='Equity Final [$]',
+        method='sambo',
+        max_tries=40,
+        random_state=0,
+        return_heatmap=True,
+        return_optimization=True)
+    assert len(heatmap) == 40 and heatmap.index.names == ["n1", "n2", "n_enter", "n_exit"]
+    tried = heatmap.index.to_frame()
+    assert tried["n1"].between(10, 100).all() and tried["n2"].between(20, 200).all()
+    assert tried["n1"].nunique() > 10  # values between the end points, not only the two of them
+    assert (tried["n_exit"] < tried["n_enter"]).all() and (tried["n1"] < tried["n2"]).all()
+    assert stats["Equity Final [$]"] == pytest.approx(heatmap.max())
+    assert -optimize_result.fun == pytest.approx(heatmap.max())

@@ -95,3 +95,12 @@ def test_validation_benchmark_runs_and_both_ways_agree():
     checks = [line for line in result.stdout.splitlines() if line.strip().startswith(("✓", "✗"))]
     assert len(checks) == 2 and all(line.strip().startswith("✓") for line in checks), result.stdout
     assert "walk_forward / by hand" in result.stdout
+
+
+def test_methods_benchmark_runs():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_methods.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert all(name in result.stdout for name in ("genetic", "euler", "random", "skopt", "overhead/eval"))

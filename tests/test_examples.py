@@ -39,6 +39,7 @@ EXPECTED = {
                              "on the Pareto front"),
     "walk_forward.py": (["holdout.html", "walk_forward.html", "walk_forward_run.html"],
                         "Reports written: holdout.html, walk_forward.html, walk_forward_run.html"),
+    "compare_methods.py": ([], "compared on the same"),
 }
 
 

@@ -7,11 +7,13 @@ The search methods see only a parameter space and the driver's ``evaluate``, nev
 
 from backtestkit.optimize._driver import SearchInterrupted
 from backtestkit.optimize._estimate import Estimate, estimate_search
+from backtestkit.optimize._euler import Euler
 from backtestkit.optimize._expr import Expression, ExpressionError
+from backtestkit.optimize._genetic import Genetic
 from backtestkit.optimize._grid import Grid
 from backtestkit.optimize._method import Context, SearchMethod
 from backtestkit.optimize._runner import WorkerLostError
-from backtestkit.optimize._search import run_search
+from backtestkit.optimize._search import ListedRangeWarning, run_search
 from backtestkit.optimize._skopt import Skopt
 from backtestkit.optimize._store import StoreError
 from backtestkit.optimize._study import load_study
@@ -21,9 +23,12 @@ __all__ = [
     "STATES",
     "Context",
     "Estimate",
+    "Euler",
     "Expression",
     "ExpressionError",
+    "Genetic",
     "Grid",
+    "ListedRangeWarning",
     "Outcome",
     "SearchInterrupted",
     "SearchMethod",

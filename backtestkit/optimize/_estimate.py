@@ -18,8 +18,8 @@ import numpy as np
 
 from backtestkit._errors import param_error
 from backtestkit.optimize._grid import Grid, GridSelection
-from backtestkit.optimize._search import _check_max_tries, _check_runner_options, _entropy, _method
-from backtestkit.optimize._space import ParamSpace, admits, build_space
+from backtestkit.optimize._search import _check_runner_options, _entropy, resolve_search
+from backtestkit.optimize._space import ParamSpace, admits
 
 #: Random draws per wanted timing combination before the constraint is deemed to admit too few.
 _DRAWS = 1000
@@ -100,9 +100,8 @@ def estimate_search(
     if isinstance(n_timed, bool) or not isinstance(n_timed, int) or n_timed < 1:
         exc = ValueError if isinstance(n_timed, int) and not isinstance(n_timed, bool) else TypeError
         raise param_error(owner, "n_timed", "an int >= 1", n_timed, exc=exc)
-    space = build_space(params, known_params, owner)
-    max_tries = _check_max_tries(owner, max_tries)
-    search = _method(owner, method, space, max_tries, constraint, False, estimator)
+    space, search = resolve_search(owner, method, params, known_params, max_tries, constraint, False,
+                                   estimator)
     _check_runner_options(owner, n_jobs, False)
     rng = np.random.default_rng(_entropy(owner, random_state))
     n_admissible = None
@@ -124,8 +123,9 @@ def estimate_search(
 
 def _planned(search: Any, space: ParamSpace, n_admissible: int | None) -> int | None:
     """How many runs the method would make: a grid's admissible count or its sample; another method's
-    ``max_tries`` when it is a count (skopt's budget), at most the admissible count."""
-    tries = getattr(search, "max_tries", None)
+    ``budget`` or ``max_tries`` when it is a count (genetic's generations, skopt's budget), at most the
+    admissible count."""
+    tries = getattr(search, "budget", getattr(search, "max_tries", None))
     if isinstance(search, Grid):
         if tries is None:
             return n_admissible

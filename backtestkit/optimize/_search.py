@@ -10,19 +10,27 @@ from typing import Any
 
 import numpy as np
 
-from backtestkit._errors import did_you_mean, param_error
+from backtestkit._errors import did_you_mean, param_error, warn
 from backtestkit._version import __version__
 from backtestkit.optimize._driver import drive
+from backtestkit.optimize._euler import Euler
+from backtestkit.optimize._genetic import Genetic
 from backtestkit.optimize._grid import Grid, GridSelection
 from backtestkit.optimize._method import Context, SearchMethod
 from backtestkit.optimize._runner import Runner, is_interactive
-from backtestkit.optimize._skopt import ESTIMATORS, Skopt
-from backtestkit.optimize._space import ParamSpace, build_space
+from backtestkit.optimize._skopt import ESTIMATORS, Skopt, sambo_params
+from backtestkit.optimize._space import ParamSpace, build_space, is_number
 from backtestkit.optimize._stop import StopRules
 from backtestkit.optimize._study import open_study
 from backtestkit.optimize._trial import Study
 
-METHODS = ("grid", "skopt")
+METHODS = ("grid", "skopt", "sambo", "genetic", "euler")
+class ListedRangeWarning(UserWarning):
+    """A parameter listed as two numbers with method='skopt': only those two values are tried."""
+
+    __module__ = "backtestkit.optimize"
+
+
 #: Evaluations of method='skopt' when ``max_tries`` is not given.
 SKOPT_DEFAULT_TRIES = 200
 #: Batches per worker for a grid: few enough that the objective travels rarely, enough for a live bar.
@@ -66,9 +74,14 @@ def run_search(
         known_params: the names ``params`` may use.
         owner: who is asking, for error messages and the progress bar.
         method: 'grid' (every admissible combination, or a random sample of ``max_tries``), 'skopt'
-            (scikit-optimize's surrogate-model search), or a :class:`SearchMethod` object.
+            (scikit-optimize's surrogate-model search; a two-number list warns, as it is probably
+            meant as a range), 'sambo' (backtesting.py's meaning: a numeric parameter's candidates
+            give a range from the smallest to the largest, searched by 'skopt'), 'genetic'
+            (:class:`Genetic`), 'euler' (:class:`Euler`), or a :class:`SearchMethod` object.
         max_tries: an int >= 1 (that many evaluations) or a float in (0, 1] (that fraction of the
-            admissible grid). Default: the whole grid for 'grid', 200 for 'skopt'.
+            admissible grid). Default: the whole grid for 'grid', 200 for 'skopt' and 'sambo', the
+            method's own budget for 'genetic' and 'euler'. Not with a method object, which carries
+            its own budget.
         constraint: ``constraint(p) -> bool`` on one combination, read as ``p.n1`` or ``p['n1']``;
             failing combinations are never evaluated.
         random_state: seed or numpy Generator (one number is drawn from it) for sampling and skopt.
@@ -109,9 +122,8 @@ def run_search(
     """
     if not callable(objective):
         raise param_error(owner, "objective", "callable", objective, exc=TypeError)
-    space = build_space(params, known_params, owner)
-    max_tries = _check_max_tries(owner, max_tries)
-    search = _method(owner, method, space, max_tries, constraint, return_optimization, estimator)
+    space, search = resolve_search(owner, method, params, known_params, max_tries, constraint,
+                                   return_optimization, estimator)
     _check_runner_options(owner, n_jobs, show_progress)
     stop = StopRules(target=target, timeout=timeout, patience=patience, maximize=maximize, owner=owner)
     show = is_interactive() if show_progress is None else show_progress
@@ -137,6 +149,21 @@ def run_search(
     return study
 
 
+def resolve_search(owner: str, method: Any, params: dict[str, Any], known_params: Any, max_tries: Any,
+                   constraint: Any, return_optimization: Any,
+                   estimator: Any) -> tuple[ParamSpace, SearchMethod]:
+    """The parameter space and the search method object of a search's options, checked."""
+    max_tries = _check_max_tries(owner, max_tries)
+    if method == "sambo":  # backtesting.py's meaning: numbers give a range from their min to their max
+        if isinstance(max_tries, float):
+            max_tries = _grid_total(owner, build_space(params, known_params, owner), constraint, max_tries)
+        params = sambo_params(build_space(params, known_params, owner), params)
+    space = build_space(params, known_params, owner)
+    if method == "skopt" or isinstance(method, Skopt):
+        _warn_two_numbers(owner, params)
+    return space, _method(owner, method, space, max_tries, constraint, return_optimization, estimator)
+
+
 def _method(owner: str, method: Any, space: ParamSpace, max_tries: int | float | None, constraint: Any,
             return_optimization: Any, estimator: Any) -> SearchMethod:
     """The search method object for ``method`` (a name or an object), checked against the space."""
@@ -147,27 +174,53 @@ def _method(owner: str, method: Any, space: ParamSpace, max_tries: int | float |
     if not isinstance(estimator, str) or estimator.lower() not in ESTIMATORS:
         raise param_error(owner, "estimator", "one of 'et', 'gp', 'rf', 'gbrt'", estimator)
     if isinstance(method, SearchMethod):
+        if max_tries is not None:
+            raise param_error(owner, "max_tries", f"None with a method object ({method!r})", max_tries,
+                              hint=f"The object carries its own budget: pass max_tries to "
+                                   f"{type(method).__name__}(...) instead.")
         search = method
+    elif method in ("grid", "genetic", "euler") and return_optimization:
+        raise param_error(owner, "return_optimization", f"False with method={method!r}", True,
+                          hint="It returns scikit-optimize's OptimizeResult: use method='skopt'.")
     elif method == "grid":
-        if return_optimization:
-            raise param_error(owner, "return_optimization", "False with method='grid'", True,
-                              hint="It returns scikit-optimize's OptimizeResult: use method='skopt'.")
         search = Grid(max_tries)
-    elif method == "skopt":
-        if isinstance(max_tries, float) and space.has_dimensions:
-            raise param_error(owner, "max_tries",
-                              "an int with a scikit-optimize Dimension (the grid is not finite)", max_tries)
+    elif method in ("skopt", "sambo", "genetic", "euler"):
         if isinstance(max_tries, float):  # a fraction of the admissible grid, counted as for 'grid'
-            max_tries = GridSelection(space, constraint, max_tries, np.random.default_rng(0), owner).total
-        search = Skopt(max_tries or SKOPT_DEFAULT_TRIES, estimator.lower(),
-                       return_optimization=return_optimization)
+            max_tries = _grid_total(owner, space, constraint, max_tries)
+        if method == "genetic":
+            search = Genetic(max_tries=max_tries)
+        elif method == "euler":
+            search = Euler(max_tries=max_tries)
+        else:
+            search = Skopt(max_tries or SKOPT_DEFAULT_TRIES, estimator.lower(),
+                           return_optimization=return_optimization)
     else:
-        valid = "'grid', 'skopt' or a SearchMethod object"
-        sambo = "backtestkit searches with scikit-optimize: use method='skopt'."
-        hint = sambo if method == "sambo" else did_you_mean(str(method), METHODS)
-        raise param_error(owner, "method", valid, method, hint=hint)
+        valid = "'grid', 'skopt', 'sambo', 'genetic', 'euler' or a SearchMethod object"
+        raise param_error(owner, "method", valid, method, hint=did_you_mean(str(method), METHODS))
     search.check(space, owner)
     return search
+
+
+def _grid_total(owner: str, space: ParamSpace, constraint: Any, max_tries: float) -> int:
+    """A fraction of the admissible grid as a number of evaluations (as method='grid' counts it)."""
+    if space.has_dimensions:
+        raise param_error(owner, "max_tries",
+                          "an int with a scikit-optimize Dimension (the grid is not finite)", max_tries)
+    return GridSelection(space, constraint, max_tries, np.random.default_rng(0), owner).total
+
+
+def _warn_two_numbers(owner: str, params: Mapping[str, Any]) -> None:
+    """Warn for each parameter listed as two numbers: with method='skopt' those are the only two
+    values tried, where backtesting.py's method='sambo' reads them as a range."""
+    for name, value in params.items():
+        if isinstance(value, (list, tuple)) and len(value) == 2 and all(map(is_number, value)) \
+                and abs(value[0] - value[1]) > all(isinstance(v, numbers.Integral) for v in value):
+            low, high = sorted(value)
+            as_range = (f"range({low}, {high + 1})" if all(isinstance(v, numbers.Integral) for v in value)
+                        else f"skopt.space.Real({low}, {high})")
+            warn(f"{owner} with method='skopt' tries only the two listed values {name}={list(value)!r}. "
+                 f"For every value between them, write {name}={as_range} (or use method='sambo', "
+                 "which reads two numbers as a range, as backtesting.py does).", ListedRangeWarning)
 
 
 def _check_max_tries(owner: str, max_tries: Any) -> int | float | None:

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -113,6 +114,31 @@ class SkoptSpace:
                 dimension = Categorical(list(cands), transform=transform, name=dimension.name)
             dimensions.append(dimension)
         return Space(dimensions)
+
+
+def sambo_params(space: ParamSpace, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` as backtesting.py's method='sambo' reads them: the candidates of a numeric parameter
+    give a range from the smallest to the largest (integers: an ``Integer`` dimension, else a ``Real``);
+    other parameters, single values and dimensions stay as given.
+
+    >>> from backtestkit.optimize._space import build_space
+    >>> params = {'n1': [10, 100], 'x': (0.5, 0.1, 2), 'kind': ['a', 'b'], 'n2': 5}
+    >>> sambo_params(build_space(params, list(params), 'demo'), params)  # doctest: +NORMALIZE_WHITESPACE
+    {'n1': Integer(low=10, high=100, prior='uniform', transform='identity'),
+     'x': Real(low=0.1, high=2.0, prior='uniform', transform='identity'), 'kind': ['a', 'b'], 'n2': 5}
+    """
+    from skopt.space import Integer, Real
+
+    ranged = dict(params)
+    for name, cands in zip(space.names, space.candidates, strict=True):
+        if cands is None or len(cands) < 2 or not all(is_number(value) for value in cands):
+            continue
+        low, high = min(cands), max(cands)
+        if all(isinstance(value, numbers.Integral) for value in cands):
+            ranged[name] = Integer(int(low), int(high), name=name)
+        else:
+            ranged[name] = Real(float(low), float(high), name=name)
+    return ranged
 
 
 def _dimension_size(dimension: Any) -> float:

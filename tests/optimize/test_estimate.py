@@ -120,3 +120,13 @@ def test_dry_run_must_be_a_flag():
     bt = Backtest(load_daily(), SmaCross)
     with pytest.raises(TypeError, match="The 'dry_run' parameter of Backtest.optimize must be True or False"):
         bt.optimize(n1=[5, 10], dry_run="yes")
+
+
+def test_a_genetic_search_plans_its_generations_and_sambo_its_tries():
+    # 40 + 24 generations x (40 - 2 elites) children, at most the 1,000 admissible
+    genetic = estimate_search(lambda p: 1.0, {"x": range(100), "y": range(10)}, known_params="xy",
+                              method="genetic", n_jobs=1, n_timed=1)
+    assert genetic.n_evaluations == 40 + 24 * 38
+    sambo = estimate_search(lambda p: 1.0, {"x": [1, 50]}, known_params="x", method="sambo", max_tries=30,
+                            n_jobs=1, n_timed=1)
+    assert sambo.n_evaluations == 30

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from skopt.space import Real
 
-from backtestkit.optimize import Study, run_search
+from backtestkit.optimize import Genetic, Study, run_search
 from backtestkit.optimize._space import ParamSpace
 
 # workers unpickle this module's objectives by value, wherever pytest was started from
@@ -43,6 +43,7 @@ def must(name, expected, got, extra=""):
 
 MAX_TRIES = must("max_tries", "an int >= 1, a float in (0, 1] or None", "{}")
 
+METHODS = "'grid', 'skopt', 'sambo', 'genetic', 'euler' or a SearchMethod object"
 VALIDATION = [
     # (params, kwargs, exception, the whole message)
     (
@@ -75,20 +76,37 @@ VALIDATION = [
         {"n1": [1]},
         {"method": "gird"},
         ValueError,
-        must("method", "'grid', 'skopt' or a SearchMethod object", "'gird'", " Did you mean 'grid'?"),
+        must("method", METHODS, "'gird'", " Did you mean 'grid'?"),
     ),
     (
         {"n1": [1]},
-        {"method": "sambo"},
+        {"method": "genetik"},
         ValueError,
-        must(
-            "method",
-            "'grid', 'skopt' or a SearchMethod object",
-            "'sambo'",
-            " backtestkit searches with scikit-optimize: use method='skopt'.",
-        ),
+        must("method", METHODS, "'genetik'", " Did you mean 'genetic'?"),
     ),
     ({"n1": [1]}, {"max_tries": 0}, ValueError, MAX_TRIES.format("0")),
+    (
+        {"n1": [1, 2]},
+        {"method": Genetic(population_size=4), "max_tries": 10},
+        ValueError,
+        must("max_tries", f"None with a method object ({Genetic(population_size=4)!r})", "10",
+             " The object carries its own budget: pass max_tries to Genetic(...) instead."),
+    ),
+    (
+        {"n1": [1, 2]},
+        {"method": "euler", "return_optimization": True},
+        ValueError,
+        must("return_optimization", "False with method='euler'", "True",
+             " It returns scikit-optimize's OptimizeResult: use method='skopt'."),
+    ),
+    (
+        {"n1": Real(0, 1)},
+        {"method": "euler"},
+        ValueError,
+        must("n1", "a list of candidate values with method='euler'",
+             "Real(low=0, high=1, prior='uniform', transform='identity')",
+             " scikit-optimize dimensions need method='skopt' or method='genetic'."),
+    ),
     ({"n1": [1]}, {"max_tries": -3}, ValueError, MAX_TRIES.format("-3")),
     ({"n1": [1]}, {"max_tries": 1.5}, ValueError, MAX_TRIES.format("1.5")),
     ({"n1": [1]}, {"max_tries": 0.0}, ValueError, MAX_TRIES.format("0.0")),

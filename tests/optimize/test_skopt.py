@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 
 import cloudpickle
@@ -174,3 +175,48 @@ def test_surrogate_proposes_distinct_unseen_points():
     candidates = surrogate.candidates(seen={(0,), (1,)})
     assert sorted(candidates) == [(2,), (3,), (4,)]
     assert sorted(surrogate.choose(candidates, 2)) in ([(2,), (3,)], [(2,), (4,)], [(3,), (4,)])
+
+
+# --- method='sambo' (backtesting.py's name): numbers give a range ---------------------------------
+
+
+def test_sambo_reads_two_numbers_as_a_range_as_backtesting_py_does():
+    seen = []
+    params = {"n1": [10, 100], "x": [0.5, 2.0], "kind": ["sma", "ema"]}
+    study = search(lambda p: seen.append(dict(p)) or -abs(p["n1"] - 37) - abs(p["x"] - 1), params,
+                   method="sambo", max_tries=40)
+    assert study.n_evaluated == 40 and study.info["method"] == "skopt"
+    assert all(10 <= p["n1"] <= 100 and type(p["n1"]) is int and 0.5 <= p["x"] <= 2.0 for p in seen)
+    assert len({p["n1"] for p in seen}) > 10 and {p["kind"] for p in seen} <= {"sma", "ema"}
+    assert abs(study.best_params["n1"] - 37) <= 10
+
+
+def test_sambo_with_a_range_object_searches_every_integer_between_its_ends():
+    seen = []
+    search(lambda p: seen.append(p["n1"]) or 0.0, {"n1": range(10, 100, 30)}, method="sambo", max_tries=20)
+    assert not set(seen) <= {10, 40, 70} and min(seen) >= 10 and max(seen) <= 70
+
+
+def test_sambo_takes_a_fraction_of_the_listed_grid():
+    study = search(smooth, {"n1": [10, 100], "n2": range(10), "kind": "ema"}, method="sambo", max_tries=0.5)
+    assert study.n_evaluated == 10  # half of the 2 * 10 listed combinations
+
+
+def test_skopt_warns_when_two_numbers_are_probably_meant_as_a_range():
+    from backtestkit.optimize import ListedRangeWarning
+
+    message = ("Backtest.optimize with method='skopt' tries only the two listed values n1=[10, 100]. "
+               "For every value between them, write n1=range(10, 101) (or use method='sambo', which reads "
+               "two numbers as a range, as backtesting.py does).")
+    with pytest.warns(ListedRangeWarning, match=f"^{re.escape(message)}$") as record:
+        study = search(smooth, {"n1": [10, 100], "n2": 5, "kind": "sma"})
+    assert record[0].filename == __file__  # points at the caller's line
+    assert sorted(study.trials_dataframe()["n1"]) == [10, 100]  # still categorical: the two values
+    with pytest.warns(ListedRangeWarning, match=r"write x=skopt\.space\.Real\(0\.1, 0\.9\)"):
+        search(lambda p: p["x"], {"x": (0.9, 0.1)})
+
+
+@pytest.mark.parametrize("params", [{"n1": [1, 2]}, {"n1": range(10, 101)}, {"n1": [1, 5, 9]},
+                                    {"n1": ["a", "b"]}])
+def test_skopt_does_not_warn_for_other_lists(params):
+    search(lambda p: 0.0, params, max_tries=2)  # filterwarnings=error turns any warning into a failure

@@ -15,7 +15,7 @@ import time
 import pandas as pd
 import pytest
 
-from backtestkit.optimize import SearchInterrupted, StoreError, load_study, run_search
+from backtestkit.optimize import Genetic, SearchInterrupted, StoreError, load_study, run_search
 
 OBJECTIVES = '''
 import time
@@ -29,6 +29,8 @@ SEARCHES = {
     "grid": {},
     "random": {"max_tries": 30, "random_state": 4},
     "skopt": {"method": "skopt", "max_tries": 30, "random_state": 4},
+    "genetic": {"method": Genetic(population_size=8, generations=6), "random_state": 4},
+    "euler": {"method": "euler"},
 }
 
 
@@ -109,7 +111,7 @@ def test_resume_after_kill_9_gives_the_uninterrupted_result(objectives, tmp_path
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
         from objectives import bowl
-        from backtestkit.optimize import run_search
+        from backtestkit.optimize import Genetic, run_search  # noqa: F401 -- in SEARCHES
         run_search(bowl, {PARAMS!r}, known_params={list(PARAMS)!r}, n_jobs=1, show_progress=False,
                    storage={str(path)!r}, study_name="s", **{SEARCHES[method]!r})
     """)
