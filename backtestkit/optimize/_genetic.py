@@ -49,7 +49,7 @@ class Genetic(SearchMethod):
 
     Listed values (lists, ranges) are searched by position, scikit-optimize ``Integer``, ``Real`` and
     ``Categorical`` dimensions over their bounds. The study records why the search stopped
-    (``study.info['stopped']``: 'generations', 'max_tries', 'stagnation' or 'exhausted').
+    (``study.info['ended_by']``: 'generations', 'max_tries', 'stagnation' or 'exhausted').
 
     >>> from backtestkit.optimize import run_search
     >>> study = run_search(lambda p: -(p['x'] - 37) ** 2 - (p['y'] - 12) ** 2,
@@ -122,7 +122,7 @@ class Genetic(SearchMethod):
             population = survivors + ranked[self.elites:][: self.population_size - len(survivors)]
             stale = 0 if _best(children) > best else stale + 1
             best = max(best, _best(children))
-        return {"generations_run": generation, "stopped": stopped}
+        return {"generations_run": generation, "ended_by": stopped}
 
     def options(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in (

@@ -83,21 +83,21 @@ def test_each_generation_is_one_batch_and_elites_are_not_rerun():
     driver, facts = run_fake(method, PARAMS)
     # the first generation: 10 drawn at random; then 10 - 3 elites bred per generation
     assert [len(batch) for batch in driver.batches] == [10, 7, 7, 7]
-    assert facts == {"generations_run": 4, "stopped": "generations"} and driver.total == 31
+    assert facts == {"generations_run": 4, "ended_by": "generations"} and driver.total == 31
 
 
 def test_stagnation_stops_the_search():
     method = Genetic(population_size=6, generations=50, elites=1, stagnation=3)
     driver, facts = run_fake(method, PARAMS, objective=lambda p: 1.0)  # never improves after the first
     assert [len(batch) for batch in driver.batches] == [6, 5, 5, 5]
-    assert facts == {"generations_run": 4, "stopped": "stagnation"}
+    assert facts == {"generations_run": 4, "ended_by": "stagnation"}
 
 
 def test_max_tries_caps_the_evaluations():
     method = Genetic(population_size=10, generations=50, max_tries=25, stagnation=None)
     driver, facts = run_fake(method, PARAMS)
     assert [len(batch) for batch in driver.batches] == [10, 8, 7]
-    assert facts["stopped"] == "max_tries" and driver.total == 25
+    assert facts["ended_by"] == "max_tries" and driver.total == 25
 
 
 def test_a_small_space_is_evaluated_once_in_full_then_the_search_stops():
@@ -105,7 +105,7 @@ def test_a_small_space_is_evaluated_once_in_full_then_the_search_stops():
     driver, facts = run_fake(Genetic(population_size=4, generations=10), params, objective=lambda p: p["x"])
     keys = [key for batch in driver.batches for key in batch]
     assert sorted(keys) == [(x, k) for x in range(3) for k in range(2)]
-    assert facts["stopped"] == "exhausted"
+    assert facts["ended_by"] == "exhausted"
 
 
 def test_the_constraint_is_honoured_without_spending_evaluations():
@@ -143,6 +143,13 @@ def test_same_seed_same_search_for_any_n_jobs():
     assert one[cols].sort_values(cols).reset_index(drop=True).equals(
         two[cols].sort_values(cols).reset_index(drop=True))
     assert not search(random_state=1).trials_dataframe()[cols].equals(one[cols])
+
+
+def test_a_genetic_search_that_runs_its_course_is_complete_not_stopped():
+    # the stop rules' 'stopped' state and reason are not a genetic search ending as planned
+    study = search(method=Genetic(population_size=6, generations=2))
+    assert study.info["state"] == "complete" and study.info["ended_by"] == "generations"
+    assert "stopped" not in study.info
 
 
 def test_its_own_random_state_overrides_the_search_seed():
