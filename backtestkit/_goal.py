@@ -11,7 +11,6 @@ Pareto front in the first objective (see ``Study.pareto_front``).
 from __future__ import annotations
 
 import math
-import numbers
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import pandas as pd
 
 from backtestkit._engine import Engine
 from backtestkit._errors import param_error
-from backtestkit._objective import NUMERIC_KEYS, Objective, Score, _StatsKey, objective_for
+from backtestkit._objective import NUMERIC_KEYS, Objective, Score, _StatsKey, objective_for, real_number
 from backtestkit.optimize import Outcome
 
 OWNER = "Backtest.optimize"
@@ -139,7 +138,7 @@ class _Scores:
         self.local = threading.local()
 
     def __call__(self, stats: pd.Series) -> Any:
-        self.local.others = [_real(score(stats)) for score in self.others]
+        self.local.others = [real_number(score(stats), "Each objective") for score in self.others]
         return self.first(stats)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -149,12 +148,4 @@ class _Scores:
         self.__dict__.update(state)
         self.local = threading.local()
 
-
-def _real(value: Any) -> float:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"Each objective must return a real number (or NaN). "
-                        f"Got {value!r} of type {type(value).__name__} instead.")
-    return float(value)
 

@@ -151,13 +151,19 @@ class Objective:
         if broken is not None:
             return Outcome("infeasible", math.nan, metrics, time.perf_counter() - started,
                            f"broke the constraint {describe_constraints([broken])[0]}")  # type: ignore[index]
-        value = self.score(stats)
-        if isinstance(value, np.generic):
-            value = value.item()
-        if not isinstance(value, numbers.Real) or isinstance(value, bool):
-            raise TypeError(f"The objective must return a real number (or NaN). "
-                            f"Got {value!r} of type {type(value).__name__} instead.")
-        return Outcome("ok", float(value), metrics, time.perf_counter() - started)
+        value = real_number(self.score(stats), "The objective")
+        return Outcome("ok", value, metrics, time.perf_counter() - started)
+
+
+def real_number(value: Any, what: str) -> float:
+    """``value`` as a float, when it is a real number (a numpy scalar too); else a TypeError that
+    says ``what`` returned it."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{what} must return a real number (or NaN). "
+                        f"Got {value!r} of type {type(value).__name__} instead.")
+    return float(value)
 
 
 def _holds(verdict: Any) -> bool:

@@ -11,7 +11,6 @@ robust score: its trial is ``no_trades``.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,10 +18,11 @@ import numpy as np
 
 from backtestkit._engine import Engine
 from backtestkit._errors import param_error
-from backtestkit._objective import NUMERIC_KEYS, Objective, Score
+from backtestkit._objective import NUMERIC_KEYS, Objective, Score, real_number
 from backtestkit.optimize import Outcome
 
 OWNER = "MultiBacktest.optimize"
+AGGREGATE = f"The 'aggregate' function of {OWNER}"
 AGGREGATES: dict[str, Callable[..., Any]] = {"min": np.min, "mean": np.mean, "median": np.median,
                                              "max": np.max}
 #: Worse first: a trial takes the first of these states any of its data sets has, 'ok' if none.
@@ -82,16 +82,8 @@ class RobustObjective:
         """Each stats key reduced over the data sets (a known aggregate at once, a function per key)."""
         if isinstance(self.aggregate, str):
             return self.reduce(matrix, axis=0)
-        return np.array([_real(self.reduce(column)) for column in matrix.T], dtype=float)
+        return np.array([real_number(self.reduce(column), AGGREGATE) for column in matrix.T], dtype=float)
 
     def _value(self, values: np.ndarray) -> float:
-        return _real(self.reduce(values))
+        return real_number(self.reduce(values), AGGREGATE)
 
-
-def _real(value: Any) -> float:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"The 'aggregate' function of {OWNER} must return a real number (or NaN). "
-                        f"Got {value!r} of type {type(value).__name__} instead.")
-    return float(value)

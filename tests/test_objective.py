@@ -1,8 +1,20 @@
-"""Tests for backtestkit._objective: how a search's settings are shown in its report."""
+"""Tests for backtestkit._objective: how a search's settings are shown in its report, and fitness
+expressions and result constraints end to end."""
 
 from __future__ import annotations
 
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtestkit import Backtest, Strategy
 from backtestkit._objective import _shown, _source
+from backtestkit.lib import crossover
+from backtestkit.optimize import ExpressionError, StoreError
+from backtestkit.test import GOOG
 
 
 def limit(p):
@@ -32,18 +44,6 @@ def test_long_candidate_lists_show_their_ends() -> None:
 
 
 # --- fitness expressions and result constraints, end to end -------------------------------------
-
-import math  # noqa: E402
-import re  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from backtestkit import Backtest, Strategy  # noqa: E402
-from backtestkit.lib import crossover  # noqa: E402
-from backtestkit.optimize import ExpressionError, StoreError  # noqa: E402
-from backtestkit.test import GOOG  # noqa: E402
 
 
 def sma(values, n):

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtestkit import Backtest, Strategy, objectives
-from backtestkit.lib import crossover
+from backtestkit import Backtest, objectives
 from backtestkit.test import GOOG
+from tests.test_objective import SmaCross
 
 
 def run(equity, *, trades=10, dates=True):
@@ -134,24 +134,6 @@ def test_fitness_checks_its_arguments(args, exc, message):
 def test_a_ratio_needs_a_runs_stats():
     with pytest.raises(TypeError, match=r"The 'stats' parameter of daily_returns must be a run's stats"):
         objectives.sharpe(pd.Series({"SQN": 1.0}))
-
-
-class SmaCross(Strategy):
-    n1 = 10
-    n2 = 20
-
-    def init(self):
-        close = pd.Series(self.data.Close)
-        self.fast = self.I(lambda: close.rolling(self.n1).mean())
-        self.slow = self.I(lambda: close.rolling(self.n2).mean())
-
-    def next(self):
-        if crossover(self.fast, self.slow):
-            self.position.close()
-            self.buy()
-        elif crossover(self.slow, self.fast):
-            self.position.close()
-            self.sell()
 
 
 def test_objectives_rank_an_optimisation():

@@ -25,6 +25,6 @@ def test_walk_forward_selects_the_plateau_best_of_each_window():
     found = walk_forward(bt, train=400, test=250, select=Plateau(radius=1, statistic="min"),
                          maximize="Return [%]", **GRID, **QUIET)
     assert len(found.studies) == len(found.params) == 2
-    for study, params in zip(found.studies, found.params):
+    for study, params in zip(found.studies, found.params, strict=True):
         assert params == plateau(study, radius=1, statistic="min").best_params
-    assert any(params != study.best_params for study, params in zip(found.studies, found.params))
+    assert any(params != study.best_params for study, params in zip(found.studies, found.params, strict=True))
