@@ -71,7 +71,7 @@ runs, robust = multi.optimize(**space, maximize="Sharpe Ratio", aggregate="min",
                               show_progress=False)
 best = robust.best_trial
 print(f"Best worst-period Sharpe ratio {best.value:.3f} at {best.param_string}; on each period:")
-print(runs.loc["Sharpe Ratio"].round(3).to_string())
+print(runs.loc["Sharpe Ratio"].astype(float).round(3).to_string())
 
 # %% [markdown]
 # ## The winner as a pasteable string

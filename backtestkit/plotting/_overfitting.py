@@ -36,7 +36,7 @@ def pbo_figures(logits: np.ndarray, performance: pd.DataFrame, metric: str) -> L
     hist.y_range.start = 0
     scatter = figure(width=width, height=300, x_axis_label=f"{metric} in sample (the in-sample best)",
                      y_axis_label=f"{metric} out of sample", tools=TOOLS)
-    shown = performance.replace([np.inf, -np.inf], np.nan).dropna(subset=["in_sample", "out_of_sample"])
+    shown = performance[np.isfinite(performance[["in_sample", "out_of_sample"]].to_numpy(float)).all(axis=1)]
     source = ColumnDataSource({"x": shown["in_sample"].to_numpy(float),
                                "y": shown["out_of_sample"].to_numpy(float),
                                "trial": [str(t) for t in shown["trial"]]})
