@@ -114,7 +114,8 @@ class Engine:
         if self._columns is None and all(not a.flags.writeable for a in data._arrays.values()):
             self._columns = dict(data._arrays)  # read-only (pandas' copy-on-write): the next runs share them
         if self._series is None:
-            self._series = _Series({name: self.data[name] for name in OHLCV[:4]}, self.data.index)
+            self._series = _Series({name: self.data[name].to_numpy(dtype=float) for name in OHLCV[:4]},
+                                   self.data.index)
         broker = Broker(ohlc=self._series, cash=self.cash, spread=self.spread, fee=self.fee,
                         fixed_fee=self.fixed_fee, margin=self.margin,
                         trade_on_close=self.flags["trade_on_close"], hedging=self.flags["hedging"],
@@ -176,10 +177,10 @@ class Engine:
 
 
 class _Series(dict):
-    """The OHLC columns as Series, with the index: what the broker reads of the data (``bars['Open']``,
-    ``bars.index``), selected from the DataFrame once rather than on every run."""
+    """The OHLC columns as Series or float arrays, with the index: what the broker reads of the data
+    (``bars['Open']``, ``bars.index``), selected from the DataFrame once rather than on every run."""
 
-    def __init__(self, columns: dict[str, pd.Series], index: pd.Index) -> None:
+    def __init__(self, columns: dict[str, pd.Series | np.ndarray], index: pd.Index) -> None:
         super().__init__(columns)
         self.index = index
 
@@ -188,19 +189,18 @@ def _loop(broker: Broker, data: Data, next_: Callable[[], None], views: Indicato
           start: int) -> int | None:
     """The bar loop; returns the bar at which the account ran out of money, if it did."""
     orders, close, bar = broker.orders, broker._close, data._bar
-    refreshed, refreshed_2d, state = views.refreshed, views.refreshed_2d, views.state
+    refreshed, refreshed_2d, restore = views.refreshed, views.refreshed_2d, views.state.update
     ruin_below, ruin_above = broker.ruin_band
     watching = ruin_below > -inf or ruin_above < inf  # only an open position can ruin the account
     i = start
     try:
         for i in range(start, len(close)):
-            n = i + 1
-            bar[0] = n
+            bar[0] = i + 1
             broker.i = i
-            for name, live in refreshed:  # every bar: the 1-D indicators read so far, back in place
-                state[name] = live
+            if refreshed:  # every bar: the 1-D indicators read so far, back in place (one C call)
+                restore(refreshed)
             if refreshed_2d:  # 2-D indicators read (their views move bar by bar), or next() rebound
-                next_ = views.catch_up(n, next_)
+                next_ = views.catch_up(i + 1, next_)
             if orders:
                 broker.process_orders()
                 ruin_below, ruin_above = broker.ruin_band

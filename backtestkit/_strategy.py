@@ -242,15 +242,16 @@ class _View:
     """Non-data descriptor: the indicator up to the current bar, on its first read in a run.
 
     The view goes into the instance ``__dict__``, where reads find it before this descriptor, and
-    joins a list the bar loop puts back in place on every later bar (so an attribute reassigned in
+    joins what the bar loop puts back in place on every later bar (so an attribute reassigned in
     ``next()`` lasts one bar, as in backtesting.py). A 1-D indicator's view is a :class:`LiveArray`,
-    which follows the bars by itself, in ``refreshed``; a 2-D one's a numpy view, which the loop slices
-    anew, in ``refreshed_2d``. An indicator the strategy never reads costs nothing.
+    which follows the bars by itself, in the ``refreshed`` dict (one ``dict.update`` a bar); a 2-D
+    one's a numpy view, which the loop slices anew, in the ``refreshed_2d`` list. An indicator the
+    strategy never reads costs nothing.
     """
 
     __slots__ = ("name", "full", "data", "refreshed", "live")
 
-    def __init__(self, name: str, full: np.ndarray, data: Data, refreshed: list, live: Any) -> None:
+    def __init__(self, name: str, full: np.ndarray, data: Data, refreshed: dict | list, live: Any) -> None:
         self.name, self.full, self.data, self.refreshed, self.live = name, full, data, refreshed, live
 
     def __get__(self, strategy: Strategy | None, owner: type | None = None) -> Any:
@@ -259,8 +260,10 @@ class _View:
         full = self.full
         view = self.live if self.live is not None else full[:, : self.data._bar[0]]
         strategy.__dict__[self.name] = view
-        if all(name != self.name for name, _ in self.refreshed):  # there if the user deleted the view
-            self.refreshed.append((self.name, full if self.live is None else self.live))
+        if self.live is not None:
+            self.refreshed[self.name] = self.live
+        elif all(name != self.name for name, _ in self.refreshed):  # there if the user deleted the view
+            self.refreshed.append((self.name, full))
         return view
 
 
@@ -310,7 +313,7 @@ class IndicatorViews:
         self._strategy = strategy
         self._attrs = {k: v for k, v in vars(strategy).items() if id(v) in ids}
         self._cls = type(strategy)
-        self.refreshed: list[tuple[str, LiveArray]] = []  # (attribute, its live view) of 1-D ones read
+        self.refreshed: dict[str, LiveArray] = {}  # attribute: its live view, of the 1-D ones read
         self.refreshed_2d: list[tuple[str, Any]] = []  # (attribute, full array) of 2-D ones, _REBOUND markers
         self.state = strategy.__dict__
         data = strategy._data
