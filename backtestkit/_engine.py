@@ -21,7 +21,7 @@ from backtestkit._broker import Broker
 from backtestkit._data import OHLCV, Data
 from backtestkit._errors import warn
 from backtestkit._stats import Clock, clock, stats_dict, stats_series, warmup_bars
-from backtestkit._strategy import IndicatorViews, Strategy
+from backtestkit._strategy import IndicatorViews, Strategy, ViewClasses
 from backtestkit._trades import stats_columns, trades_frame
 
 
@@ -41,6 +41,7 @@ class Engine:
         self._times: Clock | None = None
         self._columns: dict[str, Any] | None = None  # the data's columns as a strategy sees them
         self._series: _Series | None = None  # and as the broker reads them
+        self._classes: ViewClasses = {}  # the per-run strategy subclasses, made once (see IndicatorViews)
         self.start: int | None = None  # a window's first bar (see window()); None: the whole data
 
     def window(self, start: int, stop: int) -> Engine:
@@ -63,7 +64,7 @@ class Engine:
     def __getstate__(self) -> dict[str, Any]:
         """Without what the runs work out from the data: it is worked out again where unpickled, so
         the data travels once."""
-        return {**self.__dict__, "_columns": None, "_times": None, "_series": None}
+        return {**self.__dict__, "_columns": None, "_times": None, "_series": None, "_classes": {}}
 
     def stats(self, params: dict[str, Any]) -> pd.Series:
         """The stats Series of one run, frames included: what ``Backtest.run`` returns."""
@@ -123,7 +124,7 @@ class Engine:
         strategy = self.strategy(broker, data, params)
         strategy._run_init()
         start = max(1 + warmup_bars(strategy, len(self.data)), self.start or 0)
-        views = IndicatorViews(strategy)
+        views = IndicatorViews(strategy, self._classes)
         try:
             ruined_at = _loop(broker, data, strategy.next, views, start)
         finally:

@@ -90,8 +90,18 @@ def _bar_spacing(index: pd.Index) -> Any:
 def _round_up(value: Any, resolution: Any) -> Any:
     """A Timedelta rounded up to the resolution of the data's period (whole days for daily bars)."""
     if isinstance(value, pd.Timedelta) and value is not pd.NaT and resolution is not None:
+        try:
+            if not value.value % _nanoseconds(resolution):  # whole already (most longest durations):
+                return value  # as is, without ceil()'s 10 us
+        except OverflowError:  # over 292 years at a coarser unit than ns: ceil() knows how
+            pass
         return value.ceil(resolution)
     return value
+
+
+@functools.lru_cache(maxsize=16)
+def _nanoseconds(resolution: Any) -> int:
+    return pd.Timedelta(resolution).value
 
 
 def _period_ends(index: pd.Index, spacing: Any) -> tuple[IntArray | None, float]:
