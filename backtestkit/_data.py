@@ -103,7 +103,7 @@ class Data:
     """
 
     def __init__(self, df: pd.DataFrame, arrays: dict[str, _Array] | None = None) -> None:
-        self._df = df.copy(deep=False)  # this run's: columns a strategy adds to data.df stay in it
+        self._source = df  # copied (shallowly) on first use of data.df, see _frame()
         self._index_ = df.index
         if arrays is None:  # else the columns of an earlier run on this frame (they are read-only)
             arrays = {col: make_array(df[col].to_numpy(), name=col, index=df.index) for col in df.columns}
@@ -156,14 +156,23 @@ class Data:
         """A column's full array; a column the strategy added to ``data.df`` (in init()) on first use."""
         arrays = self.__dict__.get("_arrays", {})
         array = arrays.get(name)
-        if array is None and "_df" in self.__dict__ and name in self._df.columns:
+        if array is None and "_df" in self.__dict__ and name in self._df.columns:  # added to data.df
             column = self._df[name]
             if isinstance(column, pd.Series) and len(column) == len(self._index_):
                 array = arrays[name] = make_array(column.to_numpy(), name=name, index=self._index_)
         return array
 
     def _listing(self) -> str:
-        return ", ".join(map(repr, dict.fromkeys([*self.__dict__.get("_arrays", {}), *self._df.columns])))
+        names = [*self.__dict__.get("_arrays", {}), *self._frame().columns]
+        return ", ".join(map(repr, dict.fromkeys(names)))
+
+    def _frame(self) -> pd.DataFrame:
+        """This run's frame: a shallow copy of the data, made on first use, so that columns a strategy
+        adds to ``data.df`` stay in this run (and a run that never asks costs no copy)."""
+        frame = self.__dict__.get("_df")
+        if frame is None:
+            frame = self._df = self._source.copy(deep=False)
+        return frame
 
     @property
     def index(self) -> pd.Index:
@@ -171,7 +180,8 @@ class Data:
 
     @property
     def df(self) -> pd.DataFrame:
-        return self._df.iloc[: self._bar[0]] if self._bar[0] < len(self._df) else self._df
+        frame = self._frame()
+        return frame.iloc[: self._bar[0]] if self._bar[0] < len(frame) else frame
 
     @property
     def pip(self) -> float:

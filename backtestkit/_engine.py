@@ -21,7 +21,7 @@ from backtestkit._broker import Broker
 from backtestkit._data import OHLCV, Data
 from backtestkit._errors import warn
 from backtestkit._stats import Clock, clock, stats_dict, stats_series, warmup_bars
-from backtestkit._strategy import IndicatorViews, Strategy
+from backtestkit._strategy import IndicatorViews, Strategy, ViewClasses
 from backtestkit._trades import stats_columns, trades_frame
 
 
@@ -41,6 +41,7 @@ class Engine:
         self._times: Clock | None = None
         self._columns: dict[str, Any] | None = None  # the data's columns as a strategy sees them
         self._series: _Series | None = None  # and as the broker reads them
+        self._classes: ViewClasses = {}  # the per-run strategy subclasses, made once (see IndicatorViews)
         self.start: int | None = None  # a window's first bar (see window()); None: the whole data
 
     def window(self, start: int, stop: int) -> Engine:
@@ -63,7 +64,7 @@ class Engine:
     def __getstate__(self) -> dict[str, Any]:
         """Without what the runs work out from the data: it is worked out again where unpickled, so
         the data travels once."""
-        return {**self.__dict__, "_columns": None, "_times": None, "_series": None}
+        return {**self.__dict__, "_columns": None, "_times": None, "_series": None, "_classes": {}}
 
     def stats(self, params: dict[str, Any]) -> pd.Series:
         """The stats Series of one run, frames included: what ``Backtest.run`` returns."""
@@ -114,7 +115,8 @@ class Engine:
         if self._columns is None and all(not a.flags.writeable for a in data._arrays.values()):
             self._columns = dict(data._arrays)  # read-only (pandas' copy-on-write): the next runs share them
         if self._series is None:
-            self._series = _Series({name: self.data[name] for name in OHLCV[:4]}, self.data.index)
+            self._series = _Series({name: self.data[name].to_numpy(dtype=float) for name in OHLCV[:4]},
+                                   self.data.index)
         broker = Broker(ohlc=self._series, cash=self.cash, spread=self.spread, fee=self.fee,
                         fixed_fee=self.fixed_fee, margin=self.margin,
                         trade_on_close=self.flags["trade_on_close"], hedging=self.flags["hedging"],
@@ -122,7 +124,7 @@ class Engine:
         strategy = self.strategy(broker, data, params)
         strategy._run_init()
         start = max(1 + warmup_bars(strategy, len(self.data)), self.start or 0)
-        views = IndicatorViews(strategy)
+        views = IndicatorViews(strategy, self._classes)
         try:
             ruined_at = _loop(broker, data, strategy.next, views, start)
         finally:
@@ -176,10 +178,10 @@ class Engine:
 
 
 class _Series(dict):
-    """The OHLC columns as Series, with the index: what the broker reads of the data (``bars['Open']``,
-    ``bars.index``), selected from the DataFrame once rather than on every run."""
+    """The OHLC columns as Series or float arrays, with the index: what the broker reads of the data
+    (``bars['Open']``, ``bars.index``), selected from the DataFrame once rather than on every run."""
 
-    def __init__(self, columns: dict[str, pd.Series], index: pd.Index) -> None:
+    def __init__(self, columns: dict[str, pd.Series | np.ndarray], index: pd.Index) -> None:
         super().__init__(columns)
         self.index = index
 
@@ -188,19 +190,18 @@ def _loop(broker: Broker, data: Data, next_: Callable[[], None], views: Indicato
           start: int) -> int | None:
     """The bar loop; returns the bar at which the account ran out of money, if it did."""
     orders, close, bar = broker.orders, broker._close, data._bar
-    refreshed, refreshed_2d, state = views.refreshed, views.refreshed_2d, views.state
+    refreshed, refreshed_2d, restore = views.refreshed, views.refreshed_2d, views.state.update
     ruin_below, ruin_above = broker.ruin_band
     watching = ruin_below > -inf or ruin_above < inf  # only an open position can ruin the account
     i = start
     try:
         for i in range(start, len(close)):
-            n = i + 1
-            bar[0] = n
+            bar[0] = i + 1
             broker.i = i
-            for name, live in refreshed:  # every bar: the 1-D indicators read so far, back in place
-                state[name] = live
+            if refreshed:  # every bar: the 1-D indicators read so far, back in place (one C call)
+                restore(refreshed)
             if refreshed_2d:  # 2-D indicators read (their views move bar by bar), or next() rebound
-                next_ = views.catch_up(n, next_)
+                next_ = views.catch_up(i + 1, next_)
             if orders:
                 broker.process_orders()
                 ruin_below, ruin_above = broker.ruin_band

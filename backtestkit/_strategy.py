@@ -242,26 +242,21 @@ class _View:
     """Non-data descriptor: the indicator up to the current bar, on its first read in a run.
 
     The view goes into the instance ``__dict__``, where reads find it before this descriptor, and
-    joins a list the bar loop puts back in place on every later bar (so an attribute reassigned in
-    ``next()`` lasts one bar, as in backtesting.py). A 1-D indicator's view is a :class:`LiveArray`,
-    which follows the bars by itself, in ``refreshed``; a 2-D one's a numpy view, which the loop slices
-    anew, in ``refreshed_2d``. An indicator the strategy never reads costs nothing.
+    joins what the bar loop puts back in place on every later bar (so an attribute reassigned in
+    ``next()`` lasts one bar, as in backtesting.py); see :meth:`IndicatorViews.view`. The descriptor
+    holds only the attribute's name, so the per-run subclass it sits on serves every run of an
+    engine; what a run reads, it finds in that run's :class:`IndicatorViews`.
     """
 
-    __slots__ = ("name", "full", "data", "refreshed", "live")
+    __slots__ = ("name",)
 
-    def __init__(self, name: str, full: np.ndarray, data: Data, refreshed: list, live: Any) -> None:
-        self.name, self.full, self.data, self.refreshed, self.live = name, full, data, refreshed, live
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def __get__(self, strategy: Strategy | None, owner: type | None = None) -> Any:
         if strategy is None:
             return self
-        full = self.full
-        view = self.live if self.live is not None else full[:, : self.data._bar[0]]
-        strategy.__dict__[self.name] = view
-        if all(name != self.name for name, _ in self.refreshed):  # there if the user deleted the view
-            self.refreshed.append((self.name, full if self.live is None else self.live))
-        return view
+        return strategy.__dict__[_RUN].view(self.name)
 
 
 class _NextSlot:
@@ -273,56 +268,83 @@ class _NextSlot:
     ``next`` pays nothing for it.
     """
 
-    def __init__(self, views: IndicatorViews) -> None:
-        self.views = views
+    def __init__(self, cls: type[Strategy]) -> None:
+        self.cls = cls
 
     def __get__(self, strategy: Strategy | None, owner: type | None = None) -> Any:
         if strategy is None:
-            return self.views._cls.next
+            return self.cls.next
         if "next" in strategy.__dict__:
             return strategy.__dict__["next"]
         return super(type(strategy), strategy).next  # type: ignore[misc] - the user's class's method
 
     def __set__(self, strategy: Strategy, value: Any) -> None:
         strategy.__dict__["next"] = value
-        self.views.refreshed_2d.append((_REBOUND, None))
+        strategy.__dict__[_RUN].refreshed_2d.append((_REBOUND, None))
 
     def __delete__(self, strategy: Strategy) -> None:
         if "next" not in strategy.__dict__:
             raise AttributeError("next")
         del strategy.__dict__["next"]
-        self.views.refreshed_2d.append((_REBOUND, None))
+        strategy.__dict__[_RUN].refreshed_2d.append((_REBOUND, None))
 
 
 _REBOUND = "<next rebound>"  # the marker _NextSlot leaves for the bar loop
+_RUN = "_indicator_views"  # where a strategy holds its run's IndicatorViews, for the descriptors
+
+#: Per-run subclasses by (user's class, indicator attributes): what IndicatorViews reuses when the
+#: caller (an Engine) keeps one.
+ViewClasses = dict[tuple[type, tuple[str, ...]], type]
 
 
 class IndicatorViews:
     """Makes a strategy's indicator attributes end at the current bar, for the length of a run.
 
     The attributes become descriptors on a per-run subclass, as does ``next`` (see
-    :class:`_NextSlot`). :meth:`release` puts the user's class and the full arrays back, so
-    results stay picklable and ``_strategy`` is the user's class.
+    :class:`_NextSlot`); given ``classes``, a subclass made for an earlier run with the same
+    attributes is reused (making one costs more than a short run). :meth:`release` puts the user's
+    class and the full arrays back, so results stay picklable and ``_strategy`` is the user's class.
     """
 
-    def __init__(self, strategy: Strategy) -> None:
+    def __init__(self, strategy: Strategy, classes: ViewClasses | None = None) -> None:
         ids = {id(a) for a in strategy._indicators}
         self._strategy = strategy
         self._attrs = {k: v for k, v in vars(strategy).items() if id(v) in ids}
         self._cls = type(strategy)
-        self.refreshed: list[tuple[str, LiveArray]] = []  # (attribute, its live view) of 1-D ones read
+        self._bar = strategy._data._bar
+        self.refreshed: dict[str, LiveArray] = {}  # attribute: its live view, of the 1-D ones read
         self.refreshed_2d: list[tuple[str, Any]] = []  # (attribute, full array) of 2-D ones, _REBOUND markers
         self.state = strategy.__dict__
-        data = strategy._data
-        views: dict[str, Any] = {
-            k: _View(k, v, data, self.refreshed, LiveArray(v, data._bar)) if v.ndim == 1  # type: ignore[arg-type]
-            else _View(k, v, data, self.refreshed_2d, None) for k, v in self._attrs.items()}
-        views["next"] = _NextSlot(self)
-        bound = type(self._cls.__name__, (self._cls,), views)
-        bound.__qualname__, bound.__module__ = self._cls.__qualname__, self._cls.__module__
+        key = (self._cls, tuple(self._attrs))
+        bound = None if classes is None else classes.get(key)
+        if bound is None:
+            views: dict[str, Any] = {name: _View(name) for name in self._attrs}
+            views["next"] = _NextSlot(self._cls)
+            bound = type(self._cls.__name__, (self._cls,), views)
+            bound.__qualname__, bound.__module__ = self._cls.__qualname__, self._cls.__module__
+            if classes is not None:
+                classes[key] = bound
         for name in self._attrs:
             del strategy.__dict__[name]
+        self.state[_RUN] = self
         strategy.__class__ = bound
+
+    def view(self, name: str) -> Any:
+        """Attribute ``name`` as ``next()`` sees it, put in the instance ``__dict__``: a 1-D indicator's
+        :class:`LiveArray`, which follows the bars by itself, in the ``refreshed`` dict (one
+        ``dict.update`` a bar); a 2-D one's numpy view, which the loop slices anew, in the
+        ``refreshed_2d`` list. An indicator the strategy never reads costs nothing."""
+        full = self._attrs[name]
+        if full.ndim == 1:
+            view = self.refreshed.get(name)  # there if the user deleted the view
+            if view is None:
+                view = self.refreshed[name] = LiveArray(full, self._bar)  # type: ignore[arg-type]
+        else:
+            view = full[:, : self._bar[0]]
+            if all(entry != name for entry, _ in self.refreshed_2d):
+                self.refreshed_2d.append((name, full))
+        self.state[name] = view
+        return view
 
     def catch_up(self, n: int, next_: Callable[[], None]) -> Callable[[], None]:
         """The rarer per-bar work: 2-D indicator views up to bar ``n``; returns the ``next`` to call."""
@@ -339,4 +361,5 @@ class IndicatorViews:
 
     def release(self) -> None:
         self._strategy.__class__ = self._cls
+        self.state.pop(_RUN, None)
         self.state.update(self._attrs)  # the full arrays, over this run's views

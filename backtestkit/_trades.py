@@ -32,6 +32,8 @@ def stats_columns(trades: list, index: pd.Index) -> dict[str, np.ndarray]:
     P/L and return are computed with the formulas of ``Trade.pl`` and ``Trade.pl_pct``, operation
     for operation, so they equal those properties exactly.
     """
+    if not trades:  # no list to read: the dtypes the lists below give when empty
+        return _no_trades(index)
     sizes = np.array(_field(trades, "_size"))  # whole units: int, or float once a partial close made them so
     size = sizes.astype(float)
     entry_bars, exit_bars = (np.array(_field(trades, name), dtype=int)
@@ -49,6 +51,14 @@ def stats_columns(trades: list, index: pd.Index) -> dict[str, np.ndarray]:
         "ReturnPct": np.copysign(1.0, size) * (exit_ / entry - 1) - fee / (np.abs(size) * entry),
         "Duration": trade_durations(index, entry_bars, exit_bars),
     }
+
+
+def _no_trades(index: pd.Index) -> dict[str, np.ndarray]:
+    """:func:`stats_columns` of no trades."""
+    bars = np.empty(0, dtype=int)
+    return {"Size": np.empty(0), "EntryBar": bars, "ExitBar": bars.copy(), "EntryPrice": np.empty(0),
+            "ExitPrice": np.empty(0), "PnL": np.empty(0), "Commission": np.empty(0),
+            "ReturnPct": np.empty(0), "Duration": trade_durations(index, bars, bars)}
 
 
 def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray]) -> pd.DataFrame:

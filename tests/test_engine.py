@@ -93,3 +93,39 @@ def test_stats_without_frames_equal_the_stats_series(kind: str, seed: int) -> No
     assert not different
     assert np.array_equal(metric_values(fast), metric_values(full), equal_nan=True)
     assert metric_values(fast).shape == (len(NUMERIC_KEYS),)
+
+
+class Idle(Strategy):
+    """Never trades: the stats of a flat account (zero trades, equity the cash on every bar)."""
+
+    def next(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("kind", list(INDEXES))
+@pytest.mark.parametrize("n", [3, 10, 40])
+def test_stats_without_frames_equal_the_stats_series_without_trades(kind: str, n: int) -> None:
+    backtest = Backtest(bars(n, INDEXES[kind](n), n), Idle)
+    full, fast = backtest._engine.stats({}), backtest._engine.numbers({})
+    assert full["# Trades"] == fast["# Trades"] == 0
+    assert list(fast) == [key for key in full.index if key not in ("_equity_curve", "_trades")]
+    assert not {key: (fast[key], full[key]) for key in fast
+                if key != "_strategy" and not same(fast[key], full[key])}
+
+
+@pytest.mark.parametrize("kind", list(INDEXES))
+def test_columns_of_no_trades_are_those_of_empty_lists(kind: str) -> None:
+    """The shortcut for no trades gives the dtypes the column-by-column build gives an empty list."""
+    from backtestkit._trades import stats_columns, trade_durations
+
+    index = INDEXES[kind](5)
+    no_bars = np.array([], dtype=int)
+    no_floats = np.array([], dtype=float)
+    expected = {"Size": np.array([]), "EntryBar": no_bars, "ExitBar": no_bars, "EntryPrice": no_floats,
+                "ExitPrice": no_floats, "PnL": no_floats, "Commission": no_floats, "ReturnPct": no_floats,
+                "Duration": trade_durations(index, no_bars, no_bars)}
+    found = stats_columns([], index)
+    assert list(found) == list(expected)
+    assert {key: (value.dtype, value.shape) for key, value in found.items()} == {
+        key: (value.dtype, value.shape) for key, value in expected.items()}
+    assert found["EntryBar"] is not found["ExitBar"]  # callers may shift one and not the other

@@ -476,3 +476,19 @@ def test_the_inputs_are_left_alone() -> None:
 def test_every_key_is_documented_once() -> None:
     documented = re.findall(r"^### `(.+)`$", DOC.read_text(encoding="utf-8"), flags=re.MULTILINE)
     assert documented == list(STATS_KEYS)
+
+
+@pytest.mark.parametrize("value", [
+    pd.Timedelta("3D"), pd.Timedelta("3D 00:00:01"), pd.Timedelta("2D 23:59:59"), pd.Timedelta(0),
+    pd.Timedelta(400 * 365, unit="D").as_unit("s"),  # over 292 years: no nanosecond value
+    (pd.Timedelta(400 * 365, unit="D") + pd.Timedelta("1h")).as_unit("s"),
+])
+def test_round_up_equals_ceil_with_its_unit(value: pd.Timedelta) -> None:
+    from pandas.tseries.frequencies import to_offset
+
+    from backtestkit._stats import _round_up
+
+    day = to_offset("D")
+    rounded = _round_up(value, day)
+    assert rounded == value.ceil(day)
+    assert rounded.unit == value.ceil(day).unit

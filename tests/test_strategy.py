@@ -143,6 +143,39 @@ def test_reassigning_an_indicator_attribute_in_next_lasts_one_bar():
     assert seen[:4] == [3, 4, "replaced", 6]  # SMA(2): next() starts on bar 2
 
 
+def test_runs_of_one_backtest_share_the_per_run_subclass_and_not_its_state():
+    # the second run of each params reuses the subclass the first made: views, a deleted view, a
+    # rebound next() and a 2-D indicator behave as on a fresh Backtest, and nothing stays behind
+    class Views(Strategy):
+        wide = False
+
+        def init(self):
+            self.fast = self.I(SMA, self.data.Close, 2)
+            self.band = self.I(bands, self.data.Close, 3)
+            if self.wide:  # another set of indicator attributes: another subclass
+                self.slow = self.I(SMA, self.data.Close, 5)
+            self.seen = []
+
+        def next(self):
+            self.seen.append((len(self.fast), float(self.fast[-1]), self.band.shape))
+            if len(self.data) == 8:
+                del self.fast
+            if len(self.data) == 10:
+                self.next = self.other
+
+        def other(self):
+            self.seen.append(("other", len(self.data), float(self.fast[-1])))
+
+    backtest = Backtest(DATA, Views)
+    fresh = {wide: Backtest(DATA, Views).run(wide=wide)._strategy.seen for wide in (False, True)}
+    for wide in (False, True, False, True):
+        stats = backtest.run(wide=wide)
+        assert stats._strategy.seen == fresh[wide]
+        assert type(stats._strategy) is Views and "_indicator_views" not in vars(stats._strategy)
+    assert len(backtest._engine._classes) == 2
+    assert fresh[False][-1] == ("other", len(DATA), pytest.approx(CLOSE[-2:].mean()))
+
+
 # --- indicator names -----------------------------------------------------------------------------
 
 
