@@ -480,8 +480,8 @@ def test_every_key_is_documented_once() -> None:
 
 @pytest.mark.parametrize("value", [
     pd.Timedelta("3D"), pd.Timedelta("3D 00:00:01"), pd.Timedelta("2D 23:59:59"), pd.Timedelta(0),
-    pd.Timedelta(400 * 365, unit="D").as_unit("s"),  # over 292 years: no nanosecond value
-    (pd.Timedelta(400 * 365, unit="D") + pd.Timedelta("1h")).as_unit("s"),
+    pd.Timedelta(np.timedelta64(400 * 365, "D")).as_unit("s"),  # over 292 years: no nanosecond value
+    pd.Timedelta(np.timedelta64(400 * 365 * 24 + 1, "h")).as_unit("s"),  # and an hour
 ])
 def test_round_up_equals_ceil_with_its_unit(value: pd.Timedelta) -> None:
     from pandas.tseries.frequencies import to_offset
