@@ -153,8 +153,10 @@ def resample_apply(rule: str, func: Callable[..., Sequence] | None, series: Any,
     """Apply ``func`` to ``series`` resampled to a longer time frame, mapped back onto the bars.
 
     ``rule`` is a pandas offset alias (``'W-FRI'``, ``'4h'``, ``'5D'``). Resampled bars are labelled
-    by their right edge, so each bar only sees completed higher-timeframe bars' values: below, the
-    5-day bar of Jan 1–5 closes at 5.0 and shows from Jan 6 on. Inside
+    by their right edge, and a value shows from its label on but never before the last bar it
+    aggregates, so each bar only sees completed higher-timeframe bars' values: below, the 5-day bar
+    of Jan 1–5 closes at 5.0 and shows from Jan 6 on; on hourly bars, a ``'W-FRI'`` week shows from
+    Friday's last bar on. Inside
     ``Strategy.init()`` the result is declared as an indicator (``name``/``plot``/``overlay``/... are
     passed to ``Strategy.I``); elsewhere the pandas result is returned.
 
@@ -172,6 +174,7 @@ def resample_apply(rule: str, func: Callable[..., Sequence] | None, series: Any,
     resampled = series.resample(rule, label="right").agg(agg).dropna()
     if isinstance(resampled, pd.Series):
         resampled.name = f"{as_label(series)}[{rule}]"
+    last_bars = series.index.to_series().resample(rule, label="right").max()  # each bin's last bar
 
     def apply(resampled: Any, *args: Any, **kwargs: Any) -> pd.Series | pd.DataFrame:
         result = func(resampled, *args, **kwargs)
@@ -186,7 +189,9 @@ def resample_apply(rule: str, func: Callable[..., Sequence] | None, series: Any,
                 raise param_error("resample_apply", "func", expected,
                                   Verbatim(f"{len(result)} values on a {type(result.index).__name__}"))
             result = result.set_axis(resampled.index)
-        full_index = resampled.index.union(series.index)
+        available = _available(result.index, last_bars)
+        result = result.set_axis(available)[available.notna()]
+        full_index = result.index.union(series.index)
         return result.reindex(index=full_index, method="ffill").reindex(series.index)
 
     apply.__name__ = getattr(func, "__name__", type(func).__name__)
@@ -194,6 +199,26 @@ def resample_apply(rule: str, func: Callable[..., Sequence] | None, series: Any,
     if strategy is None:
         return apply(resampled, *args, **kwargs)
     return strategy.I(apply, resampled, *args, **kwargs)
+
+
+def _available(labels: pd.DatetimeIndex, last_bars: pd.Series) -> pd.DatetimeIndex:
+    """When each resampled bar's value is known: at its label (its right edge), but never before the
+    last bar it aggregates. A weekly bar labelled Friday 00:00 holds Friday's intraday bars too: its
+    value shows from Friday's last bar on, not from Friday's first. When the data ends inside such a
+    bar, nothing tells whether it is complete: it does not show (NaT).
+
+    >>> labels = pd.DatetimeIndex(['2024-01-05', '2024-01-12', '2024-01-19'])
+    >>> last = pd.Series(pd.DatetimeIndex(['2024-01-05 16:00', '2024-01-11 16:00', '2024-01-19 12:00']),
+    ...                  labels)
+    >>> [str(when) for when in _available(labels, last)]
+    ['2024-01-05 16:00:00', '2024-01-12 00:00:00', 'NaT']
+    """
+    last = pd.DatetimeIndex(last_bars.reindex(labels))
+    late = np.asarray(last > labels)
+    available = labels.where(~late, last)
+    if len(late) and late[-1]:
+        available = available.where(np.arange(len(late)) < len(late) - 1)
+    return available
 
 
 def _identity(series: Any, *_: Any, **__: Any) -> Any:

@@ -156,14 +156,25 @@ def test_resample_apply_outside_a_strategy():
 @pytest.mark.parametrize(
     "rule, close",
     [("W-FRI", DATA["Close"]), ("3D", DATA["Close"]), ("2W", DATA["Close"]),
-     ("4h", HOURLY["Close"]), ("D", HOURLY["Close"])],
-    ids=["W-FRI", "3D", "2W", "hourly-4h", "hourly-D"],
+     ("4h", HOURLY["Close"]), ("D", HOURLY["Close"]), ("W-FRI", HOURLY["Close"]), ("ME", HOURLY["Close"])],
+    ids=["W-FRI", "3D", "2W", "hourly-4h", "hourly-D", "hourly-W-FRI", "hourly-ME"],
 )
 def test_resample_apply_outside_a_strategy_never_looks_ahead(rule, close):
     full = resample_apply(rule, SMA, close, 2).to_numpy()
     # the value on bar t is the same when the data ends at t
     truncated = [resample_apply(rule, SMA, close.iloc[: t + 1], 2).iloc[-1] for t in range(len(close))]
     np.testing.assert_array_equal(truncated, full)
+
+
+def test_a_week_of_hourly_bars_shows_from_its_last_bar_not_from_fridays_first():
+    # pandas labels the week 'W-FRI' Friday 00:00 but puts all of Friday's bars in it: shown from the
+    # label on (as backtesting.py does), Friday morning would see Friday afternoon's close
+    close = load_hourly()["Close"].loc["2019-09-09":"2019-09-27"]
+    weekly = resample_apply("W-FRI", None, close)
+    friday = close.loc["2019-09-20"]
+    assert (weekly.loc[friday.index[:-1]] == close.loc[:"2019-09-13"].iloc[-1]).all()  # the week before
+    assert weekly.loc[friday.index[-1]] == friday.iloc[-1]  # the week, complete at Friday's last bar
+    assert weekly.loc["2019-09-23"].eq(friday.iloc[-1]).all()
 
 
 def test_resample_apply_in_a_strategy_is_an_indicator_without_look_ahead():
