@@ -57,10 +57,8 @@ class Broker:
         # Per-bar reads go through memoryviews: their items are Python floats, whose arithmetic
         # is several times cheaper than numpy scalars' on every fill.
         for attribute, column in _PER_BAR.items():
-            values = ohlc[column]  # a float array already (the engine's, made once), or a Series
-            if type(values) is not np.ndarray or values.dtype != np.float64:
-                values = values.to_numpy(dtype=float)
-            setattr(self, attribute, memoryview(values))
+            # a float array already (the engine's, made once: no copy), or a Series
+            setattr(self, attribute, memoryview(np.asarray(ohlc[column], dtype=float)))
         self._closes = self._close.obj  # the array itself, for the vectorised equity curve
         self.cash = float(cash)
         self._spread = spread

@@ -56,8 +56,15 @@ class Engine:
         if not 0 <= start < stop <= len(self.data):
             raise ValueError(f"A window needs 0 <= start < stop <= {len(self.data)}. "
                              f"Got start={start}, stop={stop} instead.")
+        engine = self.on(self.data.iloc[:stop])
+        engine.start = start
+        return engine
+
+    def on(self, data: pd.DataFrame) -> Engine:
+        """The same set-up (strategy, cash, costs, flags) over other bars with the same columns: a
+        cut copy of the data (check_lookahead), resampled bars (a Monte Carlo path)."""
         engine = copy.copy(self)
-        engine.data, engine.start = self.data.iloc[:stop], start
+        engine.data = data
         engine._times = engine._columns = engine._series = None
         return engine
 
@@ -111,18 +118,7 @@ class Engine:
     def simulate(self, params: dict[str, Any]) -> tuple[Broker, Strategy, np.ndarray]:
         """Run the bar loop; returns the broker, the strategy and the equity at each bar's Close (of the
         window's bars only, in a window)."""
-        data = Data(self.data, self._columns)
-        if self._columns is None and all(not a.flags.writeable for a in data._arrays.values()):
-            self._columns = dict(data._arrays)  # read-only (pandas' copy-on-write): the next runs share them
-        if self._series is None:
-            self._series = _Series({name: self.data[name].to_numpy(dtype=float) for name in OHLCV[:4]},
-                                   self.data.index)
-        broker = Broker(ohlc=self._series, cash=self.cash, spread=self.spread, fee=self.fee,
-                        fixed_fee=self.fixed_fee, margin=self.margin,
-                        trade_on_close=self.flags["trade_on_close"], hedging=self.flags["hedging"],
-                        exclusive_orders=self.flags["exclusive_orders"])
-        strategy = self.strategy(broker, data, params)
-        strategy._run_init()
+        broker, data, strategy = self.initialised(params)
         start = max(1 + warmup_bars(strategy, len(self.data)), self.start or 0)
         views = IndicatorViews(strategy, self._classes)
         try:
@@ -138,6 +134,22 @@ class Engine:
                  "Use Backtest(..., finalize_trades=True) to close them at the last Close.")
         equity = broker.equity_curve(self.cash, end=ruined_at)
         return broker, strategy, equity if self.start is None else equity[self.start:]
+
+    def initialised(self, params: dict[str, Any]) -> tuple[Broker, Data, Strategy]:
+        """A run's broker, data and strategy after the strategy's ``init()``, before any bar."""
+        data = Data(self.data, self._columns)
+        if self._columns is None and all(not a.flags.writeable for a in data._arrays.values()):
+            self._columns = dict(data._arrays)  # read-only (pandas' copy-on-write): the next runs share them
+        if self._series is None:
+            self._series = _Series({name: self.data[name].to_numpy(dtype=float) for name in OHLCV[:4]},
+                                   self.data.index)
+        broker = Broker(ohlc=self._series, cash=self.cash, spread=self.spread, fee=self.fee,
+                        fixed_fee=self.fixed_fee, margin=self.margin,
+                        trade_on_close=self.flags["trade_on_close"], hedging=self.flags["hedging"],
+                        exclusive_orders=self.flags["exclusive_orders"])
+        strategy = self.strategy(broker, data, params)
+        strategy._run_init()
+        return broker, data, strategy
 
     def settings(self) -> dict[str, Any]:
         """The run settings as plain values, for a study's record and a report."""

@@ -16,11 +16,9 @@ import numpy as np
 import pandas as pd
 
 from backtestkit._backtest import Backtest, strategy_parameters
-from backtestkit._broker import Broker
-from backtestkit._data import OHLCV, Data
-from backtestkit._engine import Engine, _Series
+from backtestkit._engine import Engine
 from backtestkit._errors import param_error, unknown_name_error
-from backtestkit._strategy import Strategy
+from backtestkit.validation._common import check_backtest
 
 if TYPE_CHECKING:  # pragma: no cover
     from backtestkit._data import _Array
@@ -121,7 +119,7 @@ def check_lookahead(bt: Backtest, cuts: int = 5, **params: Any) -> LookaheadResu
         >>> result.ok, list(result.table["Indicator"]), int(result.table["First bar"].iloc[0])
         (False, ['Tomorrow'], 1249)
     """
-    engine = _engine_of(bt)
+    engine = check_backtest(OWNER, bt)._engine
     n_cuts = _check_cuts(cuts)
     known = strategy_parameters(engine.strategy)
     for name in params:
@@ -157,12 +155,6 @@ def check_lookahead(bt: Backtest, cuts: int = 5, **params: Any) -> LookaheadResu
     return LookaheadResult(table, lengths, strategy, len(full))
 
 
-def _engine_of(bt: Any) -> Engine:
-    if not isinstance(bt, Backtest):
-        raise param_error(OWNER, "bt", "a Backtest", bt, exc=TypeError)
-    return bt._engine
-
-
 def _check_cuts(cuts: Any) -> int:
     if not isinstance(cuts, numbers.Integral) or isinstance(cuts, bool):
         raise param_error(OWNER, "cuts", "an int >= 1", cuts, exc=TypeError)
@@ -171,23 +163,11 @@ def _check_cuts(cuts: Any) -> int:
     return int(cuts)
 
 
-def initialised(engine: Engine, frame: pd.DataFrame, params: dict[str, Any]) -> Strategy:
-    """The strategy after ``init()`` on ``frame`` with the engine's broker settings; no bar runs."""
-    data = Data(frame)
-    broker = Broker(ohlc=_Series({name: frame[name] for name in OHLCV[:4]}, frame.index),  # type: ignore[arg-type]
-                    cash=engine.cash, spread=engine.spread, fee=engine.fee, fixed_fee=engine.fixed_fee,
-                    margin=engine.margin, trade_on_close=engine.flags["trade_on_close"],
-                    hedging=engine.flags["hedging"], exclusive_orders=engine.flags["exclusive_orders"])
-    strategy = engine.strategy(broker, data, params)
-    strategy._run_init()
-    return strategy
-
-
 def _indicators(engine: Engine, frame: pd.DataFrame, params: dict[str, Any],
                 length: int | None) -> list[tuple[str, np.ndarray]]:
     """Every indicator line ``init()`` declares on ``frame``: (name, values as a 1-D array)."""
     try:
-        strategy = initialised(engine, frame, params)
+        strategy = engine.on(frame).initialised(params)[2]
     except Exception as exc:
         if length is not None and hasattr(exc, "add_note"):
             exc.add_note(f"(raised by {engine.strategy.__name__}.init() on the data's first {length:,} bars, "

@@ -26,6 +26,7 @@ from backtestkit._objective import quiet_runs
 from backtestkit.optimize._runner import BAR_DELAY, Runner, is_interactive
 from backtestkit.optimize._search import _check_runner_options
 from backtestkit.optimize._trial import Outcome, Trial
+from backtestkit.validation._common import check_backtest
 from backtestkit.validation._resample import ordered_equity, path_metrics, resampled_ohlc, trade_paths
 
 OWNER = "monte_carlo"
@@ -203,7 +204,7 @@ def monte_carlo(bt: Backtest, results_or_params: pd.Series | dict[str, Any] | No
         >>> mc.n, list(mc.percentiles.index)
         (200, ['5%', '25%', '50%', '75%', '95%'])
     """
-    engine = _engine_of(bt)
+    engine = check_backtest(OWNER, bt)._engine
     _check_options(n, method, ruin, compound, block, n_jobs, show_progress)
     if method == "candles":
         _check_candles(engine.data)
@@ -217,12 +218,6 @@ def monte_carlo(bt: Backtest, results_or_params: pd.Series | dict[str, Any] | No
         return _candle_paths(engine, params, stats, n, block or _default_block(len(engine.data)), entropy,
                              -1 if n_jobs is None else n_jobs, show, common)
     return _trade_paths(stats, n, True if compound is None else compound, entropy, show, common)
-
-
-def _engine_of(bt: Any) -> Engine:
-    if not isinstance(bt, Backtest):
-        raise param_error(OWNER, "bt", "a Backtest", bt, exc=TypeError)
-    return bt._engine
 
 
 def _check_options(n: Any, method: Any, ruin: Any, compound: Any, block: Any, n_jobs: Any,
@@ -340,9 +335,7 @@ class _CandlePath:
     def __call__(self, item: dict[str, Any]) -> Outcome:
         started = time.perf_counter()
         bars = resampled_ohlc(self.engine.data, self.block, np.random.default_rng(item["seed"]))
-        engine = self.engine.__class__.__new__(self.engine.__class__)
-        engine.__dict__.update(self.engine.__getstate__())
-        engine.data = bars
+        engine = self.engine.on(bars)
         with quiet_runs():  # the equity is all a path needs: no stats, no frames
             equity = np.asarray(engine.simulate(self.params)[2], dtype=float)
         return Outcome("ok", float(equity[-1]), equity, time.perf_counter() - started)

@@ -17,6 +17,7 @@ import pandas as pd
 from backtestkit._engine import Engine
 from backtestkit._errors import param_error
 from backtestkit.optimize import Outcome, Study
+from backtestkit.validation._common import check_backtest
 
 
 class ReturnsInterrupted(KeyboardInterrupt):
@@ -71,13 +72,11 @@ def trial_returns(bt: Any, study: Study, max_trials: int = 1000, random_state: A
         TypeError, ValueError: bad arguments.
         ReturnsInterrupted: on Ctrl-C; its ``returns`` holds the trials that finished.
     """
-    from backtestkit._backtest import Backtest
     from backtestkit.optimize._runner import Runner, is_interactive
     from backtestkit.optimize._search import _check_runner_options
 
     owner = "trial_returns"
-    if not isinstance(bt, Backtest):
-        raise param_error(owner, "bt", "a Backtest", bt, exc=TypeError)
+    check_backtest(owner, bt)
     if not isinstance(study, Study):
         raise param_error(owner, "study", "a Study (optimize(..., return_study=True))", study, exc=TypeError)
     if not isinstance(max_trials, numbers.Integral) or isinstance(max_trials, bool):
