@@ -76,10 +76,7 @@ class Engine:
     def stats(self, params: dict[str, Any]) -> pd.Series:
         """The stats Series of one run, frames included: what ``Backtest.run`` returns."""
         broker, strategy, equity = self.simulate(params)
-        trades = trades_frame(broker.closed_trades, broker.index, strategy._indicators)
-        if self.start:
-            trades["EntryBar"] -= self.start
-            trades["ExitBar"] -= self.start
+        trades = self._in_window(trades_frame(broker.closed_trades, broker.index, strategy._indicators))
         if self.unit != 1.0:
             trades["Size"] *= self.unit
             for column in ("EntryPrice", "ExitPrice", "SL", "TP"):
@@ -92,12 +89,17 @@ class Engine:
         every other value equals the stats Series' to the bit, at a fraction of the cost (what an
         objective that reads stats keys needs)."""
         broker, strategy, equity = self.simulate(params)
-        trades = stats_columns(broker.closed_trades, broker.index)
-        if self.start:
-            trades["EntryBar"] = trades["EntryBar"] - self.start
-            trades["ExitBar"] = trades["ExitBar"] - self.start
+        trades = self._in_window(stats_columns(broker.closed_trades, broker.index))
         return stats_dict(trades, equity, self._bars(), strategy, 0.0, True, self._clock(),
                           warmup=self._warmup(strategy))
+
+    def _in_window(self, trades: Any) -> Any:
+        """``trades`` (a frame or :func:`stats_columns`' dict) with their bars counted from the window's
+        first bar."""
+        if self.start:
+            for column in ("EntryBar", "ExitBar"):
+                trades[column] = trades[column] - self.start
+        return trades
 
     def _bars(self) -> pd.DataFrame:
         """The bars the stats cover: the window's, or all."""
