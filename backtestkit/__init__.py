@@ -9,9 +9,10 @@
 from backtestkit._backtest import Backtest
 from backtestkit._orders import Order, Position, Trade
 from backtestkit._params import param_string, parse_params
-from backtestkit._settings import set_bokeh_output, set_indicator_cache
+from backtestkit._settings import set_bokeh_output, set_compiled_signals, set_indicator_cache
 from backtestkit._strategy import Strategy
 from backtestkit._version import __version__
 
 __all__ = ["Backtest", "Order", "Position", "Strategy", "Trade", "__version__", "param_string",
-           "parse_params", "set_bokeh_output", "set_indicator_cache"]
+           "parse_params", "set_bokeh_output", "set_compiled_signals",
+           "set_indicator_cache"]

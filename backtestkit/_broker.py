@@ -332,9 +332,7 @@ class Broker:
         return int(copysign(max(0.0, budget) // unit_cost, share))
 
     def _warn_margin(self, what: str) -> None:
-        # "insufficient margin": the words backtesting.py's users filter this warning by
-        warn(f"({self.index[self.i]}) The broker cancelled the {what} due to insufficient margin "
-             f"(equity={self.equity:.2f}, margin_available={self.margin_available():.2f}).")
+        warn(margin_warning(self.index[self.i], what, self.equity, self.margin_available()))
 
     # --- trades ------------------------------------------------------------------------------
     def _open_trade(self, price: float, size: int, order: Order, bar: int) -> Trade:
@@ -435,3 +433,10 @@ class Broker:
             bars, values = bars[last_of_bar].astype(int), values[last_of_bar]
             cash[bars[0]:] = np.repeat(values, np.diff(bars, append=n))
         return cash
+
+
+def margin_warning(label: object, what: str, equity: float, margin_available: float) -> str:
+    """The warning for an order cancelled on bar ``label`` for want of margin."""
+    # "insufficient margin": the words backtesting.py's users filter this warning by
+    return (f"({label}) The broker cancelled the {what} due to insufficient margin "
+            f"(equity={equity:.2f}, margin_available={margin_available:.2f}).")

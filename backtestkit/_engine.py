@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtestkit import _settings
 from backtestkit._broker import Broker
 from backtestkit._data import OHLCV, Data
-from backtestkit._errors import warn
+from backtestkit._errors import note_bar, warn
+from backtestkit._signals import SignalRun, run_signals
 from backtestkit._stats import Clock, clock, stats_dict, stats_series, warmup_bars
 from backtestkit._strategy import IndicatorViews, Strategy, ViewClasses
 from backtestkit._trades import stats_columns, trades_frame
@@ -88,8 +90,10 @@ class Engine:
         """The stats of one run as a dict, without the ``_trades`` and ``_equity_curve`` frames:
         every other value equals the stats Series' to the bit, at a fraction of the cost (what an
         objective that reads stats keys needs)."""
-        broker, strategy, equity = self.simulate(params)
-        trades = self._in_window(stats_columns(broker.closed_trades, broker.index))
+        broker, strategy, equity, compiled = self._run(params)
+        closed = (compiled.columns(broker.index) if compiled
+                  else stats_columns(broker.closed_trades, broker.index))
+        trades = self._in_window(closed)
         return stats_dict(trades, equity, self._bars(), strategy, 0.0, True, self._clock(),
                           warmup=self._warmup(strategy))
 
@@ -118,24 +122,43 @@ class Engine:
         return self._times
 
     def simulate(self, params: dict[str, Any]) -> tuple[Broker, Strategy, np.ndarray]:
-        """Run the bar loop; returns the broker, the strategy and the equity at each bar's Close (of the
+        """Run the strategy; returns the broker, the strategy and the equity at each bar's Close (of the
         window's bars only, in a window)."""
+        broker, strategy, equity, compiled = self._run(params)
+        if compiled is not None:
+            compiled.to_broker(broker)
+        return broker, strategy, equity
+
+    def _run(self, params: dict[str, Any]) -> tuple[Broker, Strategy, np.ndarray, SignalRun | None]:
+        """:meth:`simulate`, leaving a compiled run's trades in its :class:`SignalRun`: the stats read them
+        there, without the Trade objects."""
         broker, data, strategy = self.initialised(params)
         start = max(1 + warmup_bars(strategy, len(self.data)), self.start or 0)
+        finalize = self.flags["finalize_trades"] or self.start is not None
+        signals = strategy._signals() if _settings.compiled_signals else None
+        compiled = run_signals(broker, signals, start, finalize) if signals is not None else None
+        if compiled is not None:
+            strategy.ran_compiled = True
+            ruined_at, equity, still_open = compiled.ruined_at, compiled.equity, len(compiled.open)
+        else:
+            ruined_at = self._loop(broker, data, strategy, start)
+            if ruined_at is None and finalize:
+                broker.i = len(self.data) - 1
+                broker.close_all(broker.last_price)
+            equity, still_open = broker.equity_curve(self.cash, end=ruined_at), len(broker.trades)
+        if ruined_at is None and still_open:
+            warn("Some trades remain open at the end of backtest and are not in the stats. "
+                 "Use Backtest(..., finalize_trades=True) to close them at the last Close.")
+        return broker, strategy, equity if self.start is None else equity[self.start:], compiled
+
+    def _loop(self, broker: Broker, data: Data, strategy: Strategy, start: int) -> int | None:
+        """The bar loop from bar ``start``; returns the bar the account ran out of money on, if it did."""
         views = IndicatorViews(strategy, self._classes)
         try:
-            ruined_at = _loop(broker, data, strategy.next, views, start)
+            return _loop(broker, data, strategy.next, views, start)
         finally:
             data._bar[0] = len(self.data)
             views.release()
-        if ruined_at is None and (self.flags["finalize_trades"] or self.start is not None):
-            broker.i = len(self.data) - 1
-            broker.close_all(broker.last_price)
-        elif ruined_at is None and broker.trades:
-            warn("Some trades remain open at the end of backtest and are not in the stats. "
-                 "Use Backtest(..., finalize_trades=True) to close them at the last Close.")
-        equity = broker.equity_curve(self.cash, end=ruined_at)
-        return broker, strategy, equity if self.start is None else equity[self.start:]
 
     def initialised(self, params: dict[str, Any]) -> tuple[Broker, Data, Strategy]:
         """A run's broker, data and strategy after the strategy's ``init()``, before any bar."""
@@ -226,7 +249,6 @@ def _loop(broker: Broker, data: Data, next_: Callable[[], None], views: Indicato
                 return i
             next_()
     except Exception as exc:
-        if hasattr(exc, "add_note"):
-            exc.add_note(f"(raised on bar {i}, {data._index_[i]})")
+        note_bar(exc, i, data._index_[i])
         raise
     return None

@@ -101,3 +101,9 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
     while frame is not None and frame.f_globals.get("__name__", "").startswith("backtestkit"):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def note_bar(exc: BaseException, bar: int, label: object) -> None:
+    """Add to an error raised during a run the bar it was raised on (Python 3.11 shows notes)."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(f"(raised on bar {bar}, {label})")

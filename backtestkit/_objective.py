@@ -136,13 +136,14 @@ class Objective:
         # a user's callable sees everything
         self.full_stats = any(getattr(f, "needs_frames", True) for f in [score, *self.constraints])
         self.share_indicators = _settings.indicator_cache  # read here: workers get it with the objective
+        self.compiled_signals = _settings.compiled_signals
 
     def __call__(self, params: dict[str, Any]) -> Outcome:
         """The outcome of one combination: 'no_trades' (value NaN, ranked last, as in backtesting.py)
         when it made no trade, 'infeasible' (value NaN, the first broken constraint as its error) when
         its stats break a result constraint, else 'ok' with the objective's value."""
         started = time.perf_counter()
-        with quiet_runs(), sharing(self.share_indicators):
+        with quiet_runs(), sharing(self.share_indicators), _settings.compiling(self.compiled_signals):
             stats = self.engine.stats(params) if self.full_stats else self.engine.numbers(params)
         metrics = metric_values(stats)
         if not stats["# Trades"]:

@@ -1,7 +1,11 @@
 """Process-wide settings a user sets once: where charts go (``set_bokeh_output``), whether optimisations
-share indicators between runs (``set_indicator_cache``). Imports nothing heavy."""
+share indicators between runs (``set_indicator_cache``), whether signal strategies run compiled
+(``set_compiled_signals``). Imports nothing heavy."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from backtestkit._errors import param_error
 
@@ -10,6 +14,8 @@ from backtestkit._errors import param_error
 notebook_output: bool | None = None
 #: Whether the runs of an optimisation share equal indicator computations. Set by :func:`set_indicator_cache`.
 indicator_cache: bool = True
+#: Whether runs of a qualifying SignalStrategy use the compiled kernel. Set by :func:`set_compiled_signals`.
+compiled_signals: bool = True
 
 
 def set_bokeh_output(notebook: bool | None = False) -> None:
@@ -65,3 +71,41 @@ def set_indicator_cache(enabled: bool = True) -> None:
     if not isinstance(enabled, bool):
         raise param_error("set_indicator_cache", "enabled", "True or False", enabled, exc=TypeError)
     indicator_cache = enabled
+
+
+def set_compiled_signals(enabled: bool = True) -> None:
+    """Run qualifying ``SignalStrategy`` subclasses in the compiled kernel (the default), or bar by bar.
+
+    A strategy that only sets signals in ``init()`` (see doc/performance.md for what qualifies) has
+    all its orders known before the first bar, so ``Backtest.run`` and ``Backtest.optimize`` run it in
+    a numba kernel that applies the broker's rules to arrays: the same results to the bit, many
+    times faster. Turn it off to time or debug the bar-by-bar engine; after a run,
+    ``stats._strategy.ran_compiled`` says which path ran. The setting is read when a run or an
+    optimisation starts and travels to the optimisation's workers.
+
+    Parameters:
+        enabled: False to run every strategy bar by bar.
+
+    Raises:
+        TypeError: If ``enabled`` is not True or False.
+
+    Example:
+        >>> import backtestkit
+        >>> backtestkit.set_compiled_signals(False)  # runs from here on go bar by bar
+        >>> backtestkit.set_compiled_signals(True)  # back to the default
+    """
+    global compiled_signals
+    if not isinstance(enabled, bool):
+        raise param_error("set_compiled_signals", "enabled", "True or False", enabled, exc=TypeError)
+    compiled_signals = enabled
+
+
+@contextmanager
+def compiling(enabled: bool) -> Iterator[None]:
+    """:func:`set_compiled_signals` for the runs in this block (an optimisation's, in its workers)."""
+    global compiled_signals
+    previous, compiled_signals = compiled_signals, enabled
+    try:
+        yield
+    finally:
+        compiled_signals = previous

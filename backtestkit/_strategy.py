@@ -87,6 +87,9 @@ class Strategy:
         params = ",".join(f"{k}={as_label(v)}" for k, v in self._params.items())
         return f"{type(self).__name__}({params})"
 
+    #: True after a run done by the compiled kernel rather than bar by bar (see ``SignalStrategy``).
+    ran_compiled: bool = False
+
     def init(self) -> None:
         """Compute indicators (``self.I(...)``) and other set-up; runs once before the first bar."""
 
@@ -160,6 +163,11 @@ class Strategy:
         finally:
             broker.i = 0
             initialising.reset(token)
+
+    def _signals(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Entry sizes and exit portions per bar, when they are all this strategy does (after ``init()``),
+        for the compiled kernel; None (here: always) runs ``next()`` bar by bar."""
+        return None
 
     # --- orders ------------------------------------------------------------------------------
     def buy(self, *, size: float = FULL_EQUITY, limit: float | None = None, stop: float | None = None,

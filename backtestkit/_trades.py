@@ -27,19 +27,27 @@ def trade_durations(index: pd.Index, entry_bars: np.ndarray, exit_bars: np.ndarr
 
 def stats_columns(trades: list, index: pd.Index) -> dict[str, np.ndarray]:
     """The columns of the closed trades that the stats read, as arrays: EntryBar, ExitBar, PnL,
-    Commission, ReturnPct, Duration, plus the sizes and prices the full frame shows.
-
-    P/L and return are computed with the formulas of ``Trade.pl`` and ``Trade.pl_pct``, operation
-    for operation, so they equal those properties exactly.
-    """
+    Commission, ReturnPct, Duration, plus the sizes and prices the full frame shows."""
     if not trades:  # no list to read: the dtypes the lists below give when empty
         return _no_trades(index)
     sizes = np.array(_field(trades, "_size"))  # whole units: int, or float once a partial close made them so
-    size = sizes.astype(float)
     entry_bars, exit_bars = (np.array(_field(trades, name), dtype=int)
                              for name in ("_entry_bar", "_exit_bar"))
     entry, exit_, fee = (np.array(_field(trades, name), dtype=float)
                          for name in ("_entry_price", "_exit_price", "_fees"))
+    return trade_columns(sizes, entry_bars, exit_bars, entry, exit_, fee, index)
+
+
+def trade_columns(sizes: np.ndarray, entry_bars: np.ndarray, exit_bars: np.ndarray, entry: np.ndarray,
+                  exit_: np.ndarray, fee: np.ndarray, index: pd.Index) -> dict[str, np.ndarray]:
+    """:func:`stats_columns` from the trades' sizes, bars, prices and commissions.
+
+    P/L and return are computed with the formulas of ``Trade.pl`` and ``Trade.pl_pct``, operation
+    for operation, so they equal those properties exactly.
+    """
+    if not len(sizes):
+        return _no_trades(index)
+    size = sizes.astype(float)
     return {
         "Size": sizes,
         "EntryBar": entry_bars,

@@ -37,10 +37,11 @@ LAYERS = [
     {"datasets"},
     {"test"},
     {"_orders"},
-    {"_broker"},
+    {"_broker", "_signal_kernel"},
     {"_strategy"},
     {"_stats", "_trades"},
     {"objectives"},  # Jesse's ratios: read a run's stats, never run one
+    {"_signals"},
     {"_engine"},
     {"plotting"},
     {"optimize"},
@@ -53,8 +54,9 @@ LAYERS = [
     {"__main__", "__init__"},  # the front door re-exports from anywhere below it
 ]
 RANK = {name: rank for rank, layer in enumerate(LAYERS) for name in layer}
-ENGINE_ONLY = {"_backtest", "_broker", "_engine"}  # search methods and plots never see the engine
-HEAVY = ("bokeh", "skopt", "joblib", "tqdm")
+# search methods and plots never see the engine
+ENGINE_ONLY = {"_backtest", "_broker", "_engine", "_signal_kernel", "_signals"}
+HEAVY = ("bokeh", "skopt", "joblib", "tqdm", "numba")
 
 
 # --- exported names and docstrings ---------------------------------------------------------------

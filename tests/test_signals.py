@@ -1,0 +1,241 @@
+"""The compiled signals path against the bar loop: random signals, every broker setting, all bundled
+data, every stats value and frame equal to the bit, the same warnings; and what qualifies for it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from backtesting.test import BTCUSD
+from backtesting.test import EURUSD as ORACLE_EURUSD
+from backtesting.test import GOOG as ORACLE_GOOG
+
+import backtestkit
+from backtestkit import Backtest
+from backtestkit.lib import SignalStrategy, TrailingStrategy
+from backtestkit.test import EURUSD, GOOG
+
+DATA = {"GOOG": GOOG, "EURUSD": EURUSD.iloc[:3000], "oracle GOOG": ORACLE_GOOG,
+        "oracle EURUSD": ORACLE_EURUSD.iloc[:3000], "BTCUSD": BTCUSD}
+SIZES = [0.1, 0.3, 0.5, 0.95, 1 - 2**-52, 1, 2, 3, 7, 20, 150]
+PORTIONS = [0.25, 0.5, 0.9, 1.0]
+
+
+class RandomSignals(SignalStrategy):
+    """Entries and exits drawn from ``seed``: sizes in margin shares and units, both directions."""
+
+    seed = 0
+    density = 0.1
+
+    def init(self):
+        super().init()
+        rng = np.random.default_rng(self.seed)
+        n = len(self.data)
+        entries = rng.choice(SIZES, n) * rng.choice([-1, 1], n) * (rng.random(n) < self.density)
+        exits = rng.choice(PORTIONS, n) * rng.choice([-1, 1], n) * (rng.random(n) < self.density)
+        with_exits = rng.random() < 0.8
+        self.set_signal(entry_size=entries, exit_portion=exits if with_exits else None)
+
+
+def options(seed: int) -> dict:
+    """Backtest options drawn from ``seed``: every setting the kernel implements."""
+    rng = np.random.default_rng(seed + 10_000)
+    commission = [0.0, 0.002, -0.0005, (2.0, 0.001), (0.5, 0.0)][rng.integers(5)]
+    return {"cash": float(rng.choice([1_000, 10_000, 1_000_000])), "commission": commission,
+            "spread": float(rng.choice([0.0, 0.0002, 0.003])), "margin": float(rng.choice([1.0, 0.5, 0.02])),
+            "trade_on_close": bool(rng.random() < 0.3), "hedging": bool(rng.random() < 0.3),
+            "exclusive_orders": bool(rng.random() < 0.3), "finalize_trades": bool(rng.random() < 0.5)}
+
+
+def run(bt: Backtest, compiled: bool, **params) -> tuple[pd.Series, list[str]]:
+    backtestkit.set_compiled_signals(compiled)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stats = bt.run(**params)
+    finally:
+        backtestkit.set_compiled_signals(True)
+    assert stats._strategy.ran_compiled is compiled
+    return stats, [str(w.message) for w in caught]
+
+
+def assert_same(compiled: pd.Series, event: pd.Series) -> None:
+    assert list(compiled.index) == list(event.index)
+    for key in compiled.index:
+        if key == "_strategy":
+            continue
+        if isinstance(compiled[key], pd.DataFrame):
+            pd.testing.assert_frame_equal(compiled[key], event[key], check_exact=True)
+        else:
+            assert compiled[key] == event[key] or (pd.isna(compiled[key]) and pd.isna(event[key])), key
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_signals_equal_the_bar_loop_to_the_bit(seed):
+    data = list(DATA.values())[seed % len(DATA)]
+    bt = Backtest(data, RandomSignals, **options(seed))
+    params = {"seed": seed, "density": [0.03, 0.1, 0.4][seed % 3]}
+    (compiled, compiled_warnings), (event, event_warnings) = run(bt, True, **params), run(bt, False, **params)
+    assert_same(compiled, event)
+    assert compiled_warnings == event_warnings
+    assert trades(compiled._strategy) == trades(event._strategy)
+
+
+def trades(strategy) -> list[tuple]:
+    """What a user reads of a finished run's trades (``stats._strategy.closed_trades``, ``.trades``)."""
+    return [(t.size, t.entry_price, t.exit_price, t.entry_bar, t.exit_bar, t.pl, t.pl_pct)
+            for t in strategy.closed_trades + strategy.trades] + [strategy.position.size, strategy.equity]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.filterwarnings("ignore:.*insufficient margin")
+@pytest.mark.filterwarnings("ignore:Some trades remain open")
+def test_the_optimisers_numbers_equal_the_stats(seed):
+    bt = Backtest(list(DATA.values())[seed % len(DATA)], RandomSignals, **options(seed))
+    numbers = bt._engine.numbers({"seed": seed})
+    backtestkit.set_compiled_signals(False)
+    try:
+        expected = bt._engine.numbers({"seed": seed})
+    finally:
+        backtestkit.set_compiled_signals(True)
+    assert numbers.keys() == expected.keys()
+    for key, value in numbers.items():
+        if key != "_strategy":
+            assert value == expected[key] or (pd.isna(value) and pd.isna(expected[key])), key
+
+
+def test_a_run_that_ruins_the_account_stops_where_the_bar_loop_does():
+    class AllIn(SignalStrategy):
+        def init(self):
+            super().init()
+            entries = np.zeros(len(self.data))
+            entries[5] = -(1 - 2**-52)  # short everything, on 50x leverage, into a rising market
+            self.set_signal(entry_size=entries)
+
+    data = ORACLE_GOOG.iloc[:400]
+    bt = Backtest(data, AllIn, margin=0.02, cash=10_000)
+    (compiled, _), (event, _) = run(bt, True), run(bt, False)
+    assert compiled["Equity Final [$]"] == 0
+    assert_same(compiled, event)
+
+
+def test_a_window_runs_compiled_and_equal():
+    bt = Backtest(GOOG, RandomSignals, cash=10_000, commission=0.001).window(500, 1500)
+    (compiled, _), (event, _) = run(bt, True, seed=3), run(bt, False, seed=3)
+    assert compiled["# Trades"] > 0
+    assert_same(compiled, event)
+
+
+def test_an_optimisation_runs_compiled_with_the_same_results():
+    bt = Backtest(GOOG.iloc[:800], RandomSignals, cash=10_000, commission=0.002, finalize_trades=True)
+    options_ = dict(seed=range(12), density=[0.05, 0.2], maximize="Equity Final [$]", return_heatmap=True)
+    compiled = bt.optimize(**options_)
+    backtestkit.set_compiled_signals(False)
+    try:
+        event = bt.optimize(**options_)
+    finally:
+        backtestkit.set_compiled_signals(True)
+    pd.testing.assert_series_equal(compiled[1], event[1], check_exact=True)
+    assert_same(compiled[0], event[0])
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_the_setting_travels_to_the_optimisations_workers(compiled):
+    bt = Backtest(GOOG.iloc[:300], RandomSignals, cash=10_000, finalize_trades=True)
+    backtestkit.set_compiled_signals(compiled)
+    try:
+        _, heatmap = bt.optimize(seed=range(4), maximize=lambda s: float(s._strategy.ran_compiled),
+                                 return_heatmap=True, n_jobs=2)
+    finally:
+        backtestkit.set_compiled_signals(True)
+    assert set(heatmap) == {float(compiled)}
+
+
+# --- what runs compiled, and what does not --------------------------------------------------------
+
+class Crossing(SignalStrategy):
+    def init(self):
+        super().init()
+        close = pd.Series(self.data.Close)
+        fast, slow = close.rolling(10).mean(), close.rolling(30).mean()
+        self.set_signal(entry_size=((fast > slow) & (fast.shift() <= slow.shift())) * 0.5,
+                        exit_portion=((fast < slow) & (fast.shift() >= slow.shift())) * 1.0)
+
+
+class OwnNext(Crossing):
+    def next(self):
+        super().next()
+
+
+class Trailing(Crossing, TrailingStrategy):
+    pass
+
+
+@pytest.mark.parametrize(("strategy", "options_", "compiled"), [
+    (Crossing, {}, True),
+    (Crossing, {"commission": (1.0, 0.001)}, True),
+    (Crossing, {"commission": lambda size, price: 1.0}, False),  # a callable: the bar loop calls it
+    (OwnNext, {}, False),
+    (Trailing, {}, False),  # TrailingStrategy.next runs too
+])
+def test_what_qualifies_for_the_compiled_path(strategy, options_, compiled):
+    stats = Backtest(GOOG, strategy, finalize_trades=True, **options_).run()
+    assert stats._strategy.ran_compiled is compiled
+
+
+def test_orders_placed_in_init_leave_the_run_to_the_bar_loop():
+    class BuysInInit(Crossing):
+        def init(self):
+            super().init()
+            self.buy(size=1)
+
+    assert not Backtest(GOOG, BuysInInit, finalize_trades=True).run()._strategy.ran_compiled
+
+
+@pytest.mark.parametrize(("entry", "exit_", "match"), [
+    (1.5, None, "size"),  # neither a share of margin nor whole units
+    (np.inf, None, "size"),
+    (0.5, 2.0, "portion"),  # more than the whole trade
+])
+def test_a_signal_the_broker_refuses_raises_the_bar_loops_error(entry, exit_, match):
+    class Bad(SignalStrategy):
+        def init(self):
+            super().init()
+            signal = np.zeros(len(self.data))
+            signal[50] = entry
+            exits = None if exit_ is None else np.where(np.arange(len(self.data)) == 60, exit_, 0.0)
+            self.set_signal(entry_size=signal, exit_portion=exits)
+
+    with pytest.raises(ValueError, match=match):
+        Backtest(GOOG, Bad).run()
+
+
+def test_set_compiled_signals_checks_its_argument():
+    with pytest.raises(TypeError, match="enabled"):
+        backtestkit.set_compiled_signals("no")
+
+
+def test_without_numba_the_same_kernel_runs_as_python_with_the_same_results():
+    script = """
+import numpy as np, backtestkit
+from backtestkit import Backtest
+from backtestkit.test import GOOG
+from backtestkit import _signal_kernel
+from tests.test_signals import RandomSignals, assert_same
+assert not hasattr(_signal_kernel.run, "py_func")  # plain Python
+bt = Backtest(GOOG.iloc[:600], RandomSignals, cash=10_000, commission=(1.0, 0.001), finalize_trades=True)
+compiled = bt.run(seed=5, density=0.3)
+assert compiled._strategy.ran_compiled
+backtestkit.set_compiled_signals(False)
+assert_same(compiled, bt.run(seed=5, density=0.3))
+"""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "PYTHONPATH": root}
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", script], env=env, cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
