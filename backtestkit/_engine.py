@@ -77,8 +77,13 @@ class Engine:
 
     def stats(self, params: dict[str, Any]) -> pd.Series:
         """The stats Series of one run, frames included: what ``Backtest.run`` returns."""
-        broker, strategy, equity = self.simulate(params)
-        trades = self._in_window(trades_frame(broker.closed_trades, broker.index, strategy._indicators))
+        broker, strategy, equity, compiled = self._run(params)
+        if compiled is None:
+            trades = trades_frame(broker.closed_trades, broker.index, strategy._indicators)
+        else:
+            compiled.to_broker(broker)
+            trades = compiled.frame(broker.index, strategy._indicators)
+        trades = self._in_window(trades)
         if self.unit != 1.0:
             trades["Size"] *= self.unit
             for column in ("EntryPrice", "ExitPrice", "SL", "TP"):

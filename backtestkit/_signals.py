@@ -10,7 +10,9 @@ doc/performance.md, "The compiled signals path".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,7 @@ from backtestkit._broker import Broker, margin_warning
 from backtestkit._errors import note_bar, warn
 from backtestkit._fees import LinearFee
 from backtestkit._orders import Trade
-from backtestkit._trades import trade_columns
+from backtestkit._trades import frame_of, trade_columns
 
 
 @dataclass
@@ -43,24 +45,49 @@ class SignalRun:
         return trade_columns(sizes, closed[:, k.C_ENTRY_BAR].astype(int), closed[:, k.C_EXIT_BAR].astype(int),
                              closed[:, k.C_ENTRY], closed[:, k.C_EXIT], closed[:, k.C_FEES], index)
 
+    def frame(self, index: pd.Index, indicators: list[np.ndarray]) -> pd.DataFrame:
+        """The ``_trades`` frame (a signal's trades have no SL, TP or tag)."""
+        nothing = [None] * len(self.closed)
+        return frame_of(self.columns(index), nothing, nothing, nothing, index, indicators)
+
     def to_broker(self, broker: Broker) -> None:
-        """Leave the broker as the bar loop would have: its cash, open and closed trades (what
-        ``stats._strategy.closed_trades`` and the ``_trades`` frame read)."""
+        """Leave the broker as the bar loop would have: its cash, its open trades, and its closed ones
+        (made Trade objects when first read: a long run closes thousands)."""
         from backtestkit import _signal_kernel as k
 
-        for row in self.closed:
-            size = float(row[k.C_SIZE]) if row[k.C_IS_FLOAT] else int(row[k.C_SIZE])
-            trade = Trade(broker, size, float(row[k.C_ENTRY]), int(row[k.C_ENTRY_BAR]), None, 0.0, 0)
-            trade._exit_price, trade._exit_bar = float(row[k.C_EXIT]), int(row[k.C_EXIT_BAR])
-            trade._fees = float(row[k.C_FEES])
-            broker.closed_trades.append(trade)
         for row in self.open:
             size = float(row[k.SIZE]) if row[k.IS_FLOAT] else int(row[k.SIZE])
             trade = Trade(broker, size, float(row[k.ENTRY]), int(row[k.BAR]), None, float(row[k.FEE]), 0)
             trade._seq = int(row[k.SEQ])
             broker.trades.append(trade)
+        broker.closed_trades = _ClosedTrades(self.closed, broker)  # type: ignore[assignment]
         broker.cash = self.cash
         broker.i = len(self.equity) - 1
+
+
+class _ClosedTrades(Sequence):
+    """The closed trades of a compiled run (rows of the kernel's columns), as Trade objects once read."""
+
+    def __init__(self, rows: np.ndarray, broker: Broker) -> None:
+        self._rows, self._broker = rows, broker
+        self._trades: list[Trade] | None = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, item: Any) -> Any:
+        if self._trades is None:
+            self._trades = [self._trade(row) for row in self._rows]
+        return self._trades[item]
+
+    def _trade(self, row: np.ndarray) -> Trade:
+        from backtestkit import _signal_kernel as k
+
+        size = float(row[k.C_SIZE]) if row[k.C_IS_FLOAT] else int(row[k.C_SIZE])
+        trade = Trade(self._broker, size, float(row[k.C_ENTRY]), int(row[k.C_ENTRY_BAR]), None, 0.0, 0)
+        trade._exit_price, trade._exit_bar = float(row[k.C_EXIT]), int(row[k.C_EXIT_BAR])
+        trade._fees = float(row[k.C_FEES])
+        return trade
 
 
 def run_signals(broker: Broker, signals: tuple[np.ndarray, np.ndarray], start: int,

@@ -122,6 +122,12 @@ class Strategy:
             values = _indicator_values(func(*args, **kwargs))
         else:
             values = cache.values(func, args, kwargs, lambda: _indicator_values(func(*args, **kwargs)))
+        return self._indicator(values, label, {"plot": plot, "overlay": overlay, "color": color,
+                                               "scatter": scatter})
+
+    def _indicator(self, values: np.ndarray, label: Any, opts: dict[str, Any]) -> np.ndarray:
+        """Keep computed ``values`` as an indicator named ``label``, drawn as ``opts`` say (``I()``'s
+        plot, overlay, color and scatter); returns the array ``I()`` returns."""
         length = len(self._data)
         if values.ndim == 2 and values.shape[-1] != length and values.shape[0] == length:
             values = np.ascontiguousarray(values.T)  # one row per bar, as (n_bars, k) functions return
@@ -134,7 +140,6 @@ class Strategy:
         if isinstance(label, list) and (values.ndim != 2 or len(label) != len(values)):
             lines = len(values) if values.ndim == 2 else 1
             raise param_error("Strategy.I", "name", f"one name per indicator line ({lines})", label)
-        opts = {"plot": plot, "overlay": overlay, "color": color, "scatter": scatter}
         array = make_array(values, name=label, index=self._data._index_, opts=opts)
         self._indicators.append(array)
         return array

@@ -71,25 +71,32 @@ def _no_trades(index: pd.Index) -> dict[str, np.ndarray]:
 
 def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray]) -> pd.DataFrame:
     """The ``_trades`` frame: one row per closed trade, then each indicator at entry and exit."""
-    found = stats_columns(trades, index)
+    return frame_of(stats_columns(trades, index), _field(trades, "_sl_value"), _field(trades, "_tp_value"),
+                    _field(trades, "_tag"), index, indicators)
+
+
+def frame_of(found: dict[str, np.ndarray], sl: list, tp: list, tags: list, index: pd.Index,
+             indicators: list[np.ndarray]) -> pd.DataFrame:
+    """:func:`trades_frame` from :func:`trade_columns`' columns and each trade's SL, TP and tag."""
     entry_bars, exit_bars = found["EntryBar"], found["ExitBar"]
+    any_trades = len(entry_bars) > 0
     columns: dict[str, Any] = {
-        "Size": found["Size"] if trades else [],  # empty: the dtype pandas gives an empty list
+        "Size": found["Size"] if any_trades else [],  # empty: the dtype pandas gives an empty list
         "EntryBar": entry_bars,
         "ExitBar": exit_bars,
         "EntryPrice": found["EntryPrice"],
         "ExitPrice": found["ExitPrice"],
-        "SL": _field(trades, "_sl_value"),
-        "TP": _field(trades, "_tp_value"),
+        "SL": sl,
+        "TP": tp,
         "PnL": found["PnL"],
         "Commission": found["Commission"],
         "ReturnPct": found["ReturnPct"],
         "EntryTime": index[entry_bars],
         "ExitTime": index[exit_bars],
         "Duration": found["Duration"],
-        "Tag": _field(trades, "_tag"),
+        "Tag": tags,
     }
-    for array in indicators if trades else ():
+    for array in indicators if any_trades else ():
         name, values = array.name, np.asarray(array)
         rows = ([(f"{name}", values)] if values.ndim == 1
                 else [(f"{name}_{j}", row) for j, row in enumerate(values)])

@@ -225,6 +225,12 @@ def _identity(series: Any, *_: Any, **__: Any) -> Any:
     return series
 
 
+def _events(values: Sequence[float]) -> np.ndarray:
+    """A signal as an indicator: floats, NaN where it is zero (nothing to do, nothing drawn)."""
+    values = np.asarray(values, dtype=float)
+    return np.where(values == 0, np.nan, values)
+
+
 #: What SignalStrategy's bar-by-bar run calls: a subclass that defines any of them runs bar by bar.
 _SIGNAL_PATH = ("next", "buy", "sell", "_order", "trades", "position")
 
@@ -242,13 +248,11 @@ class SignalStrategy(Strategy):
     def set_signal(self, entry_size: Sequence[float], exit_portion: Sequence[float] | None = None, *,
                    plot: bool = True) -> None:
         """Set the per-bar entry sizes and (optionally) exit portions; zeros mean "do nothing"."""
-        def signal(values: Sequence[float]) -> Callable[[], pd.Series]:
-            return lambda: pd.Series(np.asarray(values, dtype=float)).replace(0, np.nan)
-
-        style = {"plot": plot, "overlay": False, "scatter": True, "color": "black"}
-        self._entry_signal = self.I(signal(entry_size), name="entry size", **style)
+        # as self.I(...) would keep them, but never shared between an optimisation's runs: they differ
+        style = {"plot": plot, "overlay": False, "color": "black", "scatter": True}
+        self._entry_signal = self._indicator(_events(entry_size), "entry size", style)
         if exit_portion is not None:
-            self._exit_signal = self.I(signal(exit_portion), name="exit portion", **style)
+            self._exit_signal = self._indicator(_events(exit_portion), "exit portion", style)
 
     def _signals(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The signals as the compiled kernel takes them, if :meth:`next` below is all that runs on each

@@ -34,12 +34,13 @@ def one_core(seconds_ours: float, cpu_oracle: float, n_combinations: int) -> One
     return OneCore(ours * 1e3, oracle / ours)
 
 
-def vectorbt_line(close: pd.Series, pairs: list[tuple[int, int]], repeat: int) -> None:
+def vectorbt_line(close: pd.Series, pairs: list[tuple[int, int]], repeat: int) -> float | None:
     """vectorbt's vectorised SmaCross grid over the same pairs (long on a cross up, flat on a cross
-    down: a different strategy from ours, shown for scale), or a note that it is not installed."""
+    down: a different strategy from ours, shown for scale), or a note that it is not installed;
+    returns its seconds per combination (None without vectorbt)."""
     if importlib.util.find_spec("vectorbt") is None:
         print("   vectorbt: not installed (pip install vectorbt to add it to this comparison)")
-        return
+        return None
     import vectorbt as vbt
 
     def grid() -> Any:
@@ -52,6 +53,7 @@ def vectorbt_line(close: pd.Series, pairs: list[tuple[int, int]], repeat: int) -
     seconds = _median_seconds(grid, repeat)
     print(f"   vectorbt {vbt.__version__}, its vectorised grid (MA crosses, long only; for scale): "
           f"{format_seconds(seconds / len(pairs))} per combination")
+    return seconds / len(pairs)
 
 
 def phases_line(engine: Any, combinations: list[dict[str, Any]], repeat: int) -> None:
