@@ -17,7 +17,7 @@ from backtesting.test import GOOG as ORACLE_GOOG
 
 import backtestkit
 from backtestkit import Backtest
-from backtestkit.lib import SignalStrategy, TrailingStrategy
+from backtestkit.lib import FractionalBacktest, SignalStrategy, TrailingStrategy
 from backtestkit.test import EURUSD, GOOG
 
 DATA = {"GOOG": GOOG, "EURUSD": EURUSD.iloc[:3000], "oracle GOOG": ORACLE_GOOG,
@@ -128,6 +128,16 @@ def test_a_window_runs_compiled_and_equal():
     bt = Backtest(GOOG, RandomSignals, cash=10_000, commission=0.001).window(500, 1500)
     (compiled, _), (event, _) = run(bt, True, seed=3), run(bt, False, seed=3)
     assert compiled["# Trades"] > 0
+    assert_same(compiled, event)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: FractionalBacktest(GOOG, RandomSignals, fractional_unit=1e-4, cash=500, commission=0.001),
+    lambda: Backtest(GOOG.iloc[:25], RandomSignals, finalize_trades=True),  # shorter than nothing
+])
+def test_fractional_units_and_tiny_data_run_compiled_and_equal(make):
+    params = {"seed": 7, "density": 0.3}
+    (compiled, _), (event, _) = run(make(), True, **params), run(make(), False, **params)
     assert_same(compiled, event)
 
 

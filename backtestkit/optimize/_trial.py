@@ -120,7 +120,7 @@ class Study:
         self.storage = storage
         self._decode = decode  # key -> params; None: params are kept as given
         self._keys: list[Key] = []
-        self._params: list[dict[str, Any]] = []
+        self._params: dict[str, list[Any]] = {name: [] for name in self.param_names}  # a column each
         self._states: list[str] = []
         self._values = array("d")
         self._durations = array("d")
@@ -149,8 +149,12 @@ class Study:
                 errors: Mapping[int, str]) -> range:
         """Add trials column by column (``errors`` by position among them); returns their numbers."""
         start = len(self._keys)
+        names = self.param_names
+        if any(len(p) != len(names) for p in params):  # a column per name keeps every value only then
+            raise ValueError(f"Study: each trial's parameters must be {names}. Got {params!r} instead.")
         self._keys.extend(keys)
-        self._params.extend(params)
+        for name, column in self._params.items():
+            column.extend([p[name] for p in params])
         self._states.extend(states)
         self._values.extend(values)
         self._durations.extend(durations)
@@ -179,9 +183,13 @@ class Study:
 
     def _trial(self, number: int) -> Trial:
         metrics = self._metric_rows()[number] if self.metric_names else ()
-        return Trial(number, dict(self._params[number]), self._states[number], self._values[number],
+        return Trial(number, self._params_of(number), self._states[number], self._values[number],
                      dict(zip(self.metric_names, np.asarray(metrics).tolist(), strict=False)),
                      self._durations[number], self._errors.get(number))
+
+    def _params_of(self, number: int) -> dict[str, Any]:
+        """Trial ``number``'s parameters (a new dict)."""
+        return {name: column[number] for name, column in self._params.items()}
 
     def _metric_rows(self) -> np.ndarray:
         if len(self._metrics) != 1:
@@ -293,8 +301,8 @@ class Study:
         """One row per trial: ``number``, the parameters, ``value``, ``state``, every stats key,
         ``duration`` (seconds) and ``error``."""
         frame = pd.DataFrame({"number": np.arange(len(self))})
-        for name in self.param_names:
-            frame[name] = [params[name] for params in self._params]
+        for name, column in self._params.items():
+            frame[name] = column
         frame["value"] = np.asarray(self._values, dtype=float)
         frame["state"] = pd.Categorical(self._states, categories=STATES)
         if self.metric_names:
@@ -329,7 +337,7 @@ class Study:
         else:
             values = self.trials_dataframe()[column].to_numpy(dtype=float)[numbers]
         index = pd.MultiIndex.from_arrays(
-            [[self._params[n][p] for n in numbers] for p in self.param_names], names=self.param_names)
+            [[column[n] for n in numbers] for column in self._params.values()], names=self.param_names)
         return pd.Series(values, index=index, name=name)
 
     def _column(self, name: str, owner: str) -> str:

@@ -188,7 +188,7 @@ def _grid(study: Study) -> tuple[list[list[Any]], np.ndarray, pd.MultiIndex]:
     """Each parameter's sorted values, the dense grid of values (NaN where none) and the study's index."""
     numbers_ = study._latest()
     names = study.param_names
-    params = [study._params[n] for n in numbers_]
+    params = [study._params_of(n) for n in numbers_]
     levels = [_sorted(pd.unique(pd.Series([p[name] for p in params], dtype=object))) for name in names]
     positions = [{value: i for i, value in enumerate(values)} for values in levels]
     grid = np.full(tuple(len(values) for values in levels), np.nan)

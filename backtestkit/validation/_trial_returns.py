@@ -89,7 +89,7 @@ def trial_returns(bt: Any, study: Study, max_trials: int = 1000, random_state: A
     matrix = np.full((len(engine.data), len(numbers_)), np.nan)
     done: list[int] = []
     show = is_interactive() if show_progress is None else show_progress
-    items = [(i, study._params[number]) for i, number in enumerate(numbers_)]
+    items = [(i, study._params_of(number)) for i, number in enumerate(numbers_)]
     runner = Runner(_BarReturns(engine), n_jobs=-1 if n_jobs is None else n_jobs, show_progress=show,
                     owner=owner, total=len(items))
     try:
