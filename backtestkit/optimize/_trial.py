@@ -182,7 +182,7 @@ class Study:
         return f"<Study{name}: {len(self)} trials, {shown}>"
 
     def _trial(self, number: int) -> Trial:
-        metrics = self._metric_rows()[number] if self.metric_names else ()
+        metrics = self._metric_row(number) if self.metric_names else ()
         return Trial(number, self._params_of(number), self._states[number], self._values[number],
                      dict(zip(self.metric_names, np.asarray(metrics).tolist(), strict=False)),
                      self._durations[number], self._errors.get(number))
@@ -190,6 +190,15 @@ class Study:
     def _params_of(self, number: int) -> dict[str, Any]:
         """Trial ``number``'s parameters (a new dict)."""
         return {name: column[number] for name, column in self._params.items()}
+
+    def _metric_row(self, number: int) -> np.ndarray:
+        """Trial ``number``'s stats, read from its chunk: joining the chunks would copy them all, which
+        at the end of a big search is the largest thing it allocates."""
+        for chunk in self._metrics:
+            if number < len(chunk):
+                return chunk[number]
+            number -= len(chunk)
+        raise IndexError(number)
 
     def _metric_rows(self) -> np.ndarray:
         if len(self._metrics) != 1:
@@ -200,6 +209,8 @@ class Study:
     @property
     def trials(self) -> list[Trial]:
         """Every trial, in the order they finished."""
+        if self.metric_names:
+            self._metric_rows()  # one chunk: each trial's row is then found at once
         return [self._trial(number) for number in range(len(self))]
 
     @property
