@@ -23,7 +23,7 @@ an int column only if every size is an int.
 
 from __future__ import annotations
 
-from math import copysign, inf
+from math import copysign, floor, inf
 
 import numpy as np
 
@@ -209,7 +209,8 @@ def run(open_, close, entries, exits, start: int, cash0: float, spread: float, f
         finalize: bool, trades, closed, warned, equity):
     """Run the signals over bars ``start`` on; returns the bar the account was ruined on (-1 if it was
     not), the cash at the end and the counters ``k``: ``k[FULL]`` is 1 if ``closed`` was too small
-    (run again with more rows), 2 if an order's unit cost was <= 0 (the event engine raises: run it).
+    (run again with more rows), 2 if the run met what the bar loop raises an error for (a size or
+    portion the broker refuses, an order's unit cost <= 0): run the bar loop, which says where.
 
     ``equity`` (every bar's, from ``start`` on) is filled as ``Broker.equity_curve`` adds it up: the
     cash after the bar's fills plus each open trade's ``size * (close - entry price)``, oldest first.
@@ -251,9 +252,16 @@ def run(open_, close, entries, exits, start: int, cash0: float, spread: float, f
         if portion != 0 and not np.isnan(portion):
             for j in range(k[N_OPEN]):
                 if (portion > 0) == (trades[j, SIZE] > 0):
+                    if abs(portion) > 1:  # Trade.close refuses it: the bar loop raises the error
+                        k[FULL] = 2
+                        return ruined, cash[0], k
                     _queue_close(trades, front, k, j, abs(portion))
         size = entries[i]
         if size != 0 and not np.isnan(size):
+            units = abs(size)
+            if not (units < 1 or (units < inf and units == floor(units))):  # buy()/sell() refuse it
+                k[FULL] = 2
+                return ruined, cash[0], k
             if exclusive:
                 k[N_FRONT] = k[N_BACK] = 0
                 for j in range(k[N_OPEN]):

@@ -93,9 +93,9 @@ class _ClosedTrades(Sequence):
 def run_signals(broker: Broker, signals: tuple[np.ndarray, np.ndarray], start: int,
                 finalize: bool) -> SignalRun | None:
     """Run the entry sizes and exit portions ``signals`` on the broker's bars from bar ``start`` in the
-    kernel (closing what is open at the last Close if ``finalize``); None when the broker's settings
-    or state are for the bar loop: a commission callable, orders already placed, an order whose unit
-    cost is <= 0 (the bar loop raises the error)."""
+    kernel (closing what is open at the last Close if ``finalize``); None when the run is for the bar
+    loop: a commission callable, orders already placed, or what the bar loop raises an error for (a
+    size or portion the broker refuses, an order whose unit cost is <= 0)."""
     if type(broker._fee) is not LinearFee or broker.orders or broker.trades:
         return None
     from backtestkit import _signal_kernel as k

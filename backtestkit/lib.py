@@ -256,20 +256,14 @@ class SignalStrategy(Strategy):
 
     def _signals(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The signals as the compiled kernel takes them, if :meth:`next` below is all that runs on each
-        bar (no override, no mixin's ``next`` or order methods in the class hierarchy) and every signal
-        is an order the broker accepts (else the bar loop raises the error on its bar)."""
+        bar (no override, no mixin's ``next`` or order methods in the class hierarchy)."""
         if "next" in self.__dict__ or any(
                 name in vars(cls) for cls in type(self).__mro__ if cls not in (SignalStrategy, Strategy)
                 for name in _SIGNAL_PATH):
             return None
-        n = len(self._data)
-        entries, exits = (np.zeros(n) if a is None else np.asarray(a, dtype=float)
-                          for a in (self._entry_signal, self._exit_signal))
-        size = np.abs(entries[(entries != 0) & ~np.isnan(entries)])
-        portion = np.abs(exits[~np.isnan(exits)])
-        if not (np.all((size < 1) | ((size < np.inf) & (size == np.floor(size)))) and np.all(portion <= 1)):
-            return None
-        return entries, exits
+        none = np.zeros(len(self._data))
+        return tuple(none if a is None else np.asarray(a, dtype=float)  # type: ignore[return-value]
+                     for a in (self._entry_signal, self._exit_signal))
 
     def next(self) -> None:
         super().next()

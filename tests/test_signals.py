@@ -14,6 +14,8 @@ import pytest
 from backtesting.test import BTCUSD
 from backtesting.test import EURUSD as ORACLE_EURUSD
 from backtesting.test import GOOG as ORACLE_GOOG
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import backtestkit
 from backtestkit import Backtest
@@ -90,6 +92,41 @@ def trades(strategy) -> list[tuple]:
     """What a user reads of a finished run's trades (``stats._strategy.closed_trades``, ``.trades``)."""
     return [(t.size, t.entry_price, t.exit_price, t.entry_bar, t.exit_bar, t.pl, t.pl_pct)
             for t in strategy.closed_trades + strategy.trades] + [strategy.position.size, strategy.equity]
+
+
+class DrawnSignals(SignalStrategy):
+    """The signals a hypothesis example draws, handed over as parameters."""
+
+    entries: tuple = ()
+    exits: tuple = ()
+
+    def init(self):
+        super().init()
+        self.set_signal(entry_size=np.array(self.entries), exit_portion=np.array(self.exits))
+
+
+SIGNAL = st.one_of(st.just(0.0), st.sampled_from([0.01, 0.5, 1 - 2**-52]), st.integers(1, 10**6).map(float),
+                   st.floats(1e-9, 0.999999))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), start=st.integers(0, 2000), cash=st.sampled_from([100.0, 10_000.0, 1e7]),
+       commission=st.sampled_from([0.0, 0.01, -0.001, (5.0, 0.0), (0.1, 0.002)]),
+       spread=st.sampled_from([0.0, 0.001]), margin=st.sampled_from([1.0, 0.1, 0.01]),
+       flags=st.tuples(*[st.booleans()] * 4))
+def test_drawn_signals_equal_the_bar_loop_to_the_bit(data, start, cash, commission, spread, margin, flags):
+    n = data.draw(st.integers(3, 120))
+    side = st.sampled_from([1.0, -1.0])
+    entries = data.draw(st.lists(st.tuples(SIGNAL, side).map(lambda p: p[0] * p[1]), min_size=n, max_size=n))
+    exits = data.draw(st.lists(st.sampled_from([0.0, 0.0, 0.3, 1.0, -0.5, -1.0]), min_size=n, max_size=n))
+    trade_on_close, hedging, exclusive_orders, finalize_trades = flags
+    bt = Backtest(GOOG.iloc[start:start + n], DrawnSignals, cash=cash, commission=commission, spread=spread,
+                  margin=margin, trade_on_close=trade_on_close, hedging=hedging,
+                  exclusive_orders=exclusive_orders, finalize_trades=finalize_trades)
+    params = {"entries": tuple(entries), "exits": tuple(exits)}
+    (compiled, compiled_warnings), (event, event_warnings) = run(bt, True, **params), run(bt, False, **params)
+    assert_same(compiled, event)
+    assert compiled_warnings == event_warnings
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -223,6 +260,19 @@ def test_a_signal_the_broker_refuses_raises_the_bar_loops_error(entry, exit_, ma
 
     with pytest.raises(ValueError, match=match):
         Backtest(GOOG, Bad).run()
+
+
+def test_a_portion_no_trade_takes_is_no_error_either_way():
+    class Nothing(SignalStrategy):
+        def init(self):
+            super().init()
+            exits = np.zeros(len(self.data))
+            exits[60] = 2.0  # refused by Trade.close, but no trade is open to close
+            self.set_signal(entry_size=np.zeros(len(self.data)), exit_portion=exits)
+
+    bt = Backtest(GOOG, Nothing)
+    (compiled, _), (event, _) = run(bt, True), run(bt, False)
+    assert_same(compiled, event)
 
 
 def test_set_compiled_signals_checks_its_argument():
