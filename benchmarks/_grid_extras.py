@@ -34,26 +34,35 @@ def one_core(seconds_ours: float, cpu_oracle: float, n_combinations: int) -> One
     return OneCore(ours * 1e3, oracle / ours)
 
 
-def vectorbt_line(close: pd.Series, pairs: list[tuple[int, int]], repeat: int) -> float | None:
+def vectorbt_line(close: pd.Series, pairs: list[tuple[int, int]], repeat: int,
+                  with_stats: bool = False) -> float | None:
     """vectorbt's vectorised SmaCross grid over the same pairs (long on a cross up, flat on a cross
     down: a different strategy from ours, shown for scale), or a note that it is not installed;
-    returns its seconds per combination (None without vectorbt)."""
+    returns its seconds per combination (None without vectorbt). Its final values only, as a grid
+    search needs at the least; ``with_stats`` also times the grid with its stats for every
+    combination (``Portfolio.stats``), as each of our runs computes ours."""
     if importlib.util.find_spec("vectorbt") is None:
         print("   vectorbt: not installed (pip install vectorbt to add it to this comparison)")
         return None
     import vectorbt as vbt
 
-    def grid() -> Any:
+    def portfolio() -> Any:
         fast = vbt.MA.run(close, window=[a for a, _ in pairs], short_name="fast")
         slow = vbt.MA.run(close, window=[b for _, b in pairs], short_name="slow")
         entries, exits = fast.ma_crossed_above(slow), fast.ma_crossed_below(slow)
-        return vbt.Portfolio.from_signals(close, entries, exits, init_cash=10_000).final_value()
+        return vbt.Portfolio.from_signals(close, entries, exits, init_cash=10_000)
 
-    grid()  # the warm-up: numba compiles here
-    seconds = _median_seconds(grid, repeat)
-    print(f"   vectorbt {vbt.__version__}, its vectorised grid (MA crosses, long only; for scale): "
-          f"{format_seconds(seconds / len(pairs))} per combination")
-    return seconds / len(pairs)
+    runs = {"final values": lambda: portfolio().final_value()}
+    if with_stats:
+        runs["with its stats"] = lambda: portfolio().stats(agg_func=None)
+    per = {}
+    for label, grid in runs.items():
+        grid()  # the warm-up: numba compiles here
+        per[label] = _median_seconds(grid, repeat) / len(pairs)
+    shown = "; ".join(f"{label} {format_seconds(seconds)}" for label, seconds in per.items())
+    print(f"   vectorbt {vbt.__version__}, its vectorised grid (MA crosses, long only; for scale), per "
+          f"combination: {shown}")
+    return per["final values"]
 
 
 def phases_line(engine: Any, combinations: list[dict[str, Any]], repeat: int) -> None:

@@ -40,6 +40,7 @@ EXPECTED = {
     "walk_forward.py": (["holdout.html", "walk_forward.html", "walk_forward_run.html"],
                         "Reports written: holdout.html, walk_forward.html, walk_forward_run.html"),
     "compare_methods.py": ([], "compared on the same"),
+    "signal_strategy_grid.py": ([], "compiled and bar-by-bar results equal: True"),
 }
 
 
