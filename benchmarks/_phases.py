@@ -76,7 +76,7 @@ def phase_seconds(engine: Any, combinations: Iterable[dict[str, Any]]) -> dict[s
     timed.strategy = type(strategy.__name__, (strategy,), {
         "init": _timed(strategy.init, "init", spent, calls),
         "next": _timed(strategy.next, "next", spent, calls)})
-    timed.simulate = lambda params: _timed(type(engine).simulate, "simulate", spent, calls)(timed, params)
+    timed._run = lambda params: _timed(type(engine)._run, "simulate", spent, calls)(timed, params)
     with _timed_broker(spent, calls), sharing():
         for params in combinations:
             _timed(type(engine).numbers, "run", spent, calls)(timed, params)
