@@ -144,7 +144,7 @@ class Engine:
         compiled = run_signals(broker, signals, start, finalize) if signals is not None else None
         if compiled is not None:
             strategy.ran_compiled = True
-            ruined_at, equity, still_open = compiled.ruined_at, compiled.equity, len(compiled.open)
+            ruined_at, equity, still_open = compiled.ruined_at, compiled.equity, len(compiled.still_open)
         else:
             ruined_at = self._loop(broker, data, strategy, start)
             if ruined_at is None and finalize:

@@ -76,7 +76,8 @@ def set_indicator_cache(enabled: bool = True) -> None:
 def set_compiled_signals(enabled: bool = True) -> None:
     """Run qualifying ``SignalStrategy`` subclasses in the compiled kernel (the default), or bar by bar.
 
-    A strategy that only sets signals in ``init()`` (see doc/performance.md for what qualifies) has
+    A strategy that only sets signals in ``init()`` (see doc/optimisation.md, "The compiled signals
+    path", for what qualifies) has
     all its orders known before the first bar, so ``Backtest.run`` and ``Backtest.optimize`` run it in
     a numba kernel that applies the broker's rules to arrays: the same results to the bit, many
     times faster. Turn it off to time or debug the bar-by-bar engine; after a run,

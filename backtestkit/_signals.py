@@ -4,14 +4,15 @@
 
 The engine asks the strategy for its signals (``Strategy._signals()``: None unless it qualifies) and
 the broker for its settings; anything the kernel does not do (a commission callable, orders placed in
-``init()``, an order the event engine would refuse) leaves the run to the bar loop. See
-doc/performance.md, "The compiled signals path".
+``init()``, an order the bar loop would refuse) leaves the run to the bar loop. See
+doc/optimisation.md, "The compiled signals path".
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -20,26 +21,34 @@ import pandas as pd
 from backtestkit._broker import Broker, margin_warning
 from backtestkit._errors import note_bar, warn
 from backtestkit._fees import LinearFee
-from backtestkit._orders import Trade
+from backtestkit._orders import Order, Trade
 from backtestkit._trades import frame_of, trade_columns
+
+
+def _kernel() -> ModuleType:
+    """The kernel's module, imported on the first compiled run: numba is imported with it."""
+    from backtestkit import _signal_kernel
+
+    return _signal_kernel
 
 
 @dataclass
 class SignalRun:
     """What the kernel leaves: the closed and still open trades (rows of the kernel's columns), the
-    cash and every bar's equity, and the bar the account was ruined on (None if it was not)."""
+    orders still pending (closing orders, newest first, as (size, trade number); a new order's size or
+    None), the cash, every bar's equity, and the bar the account was ruined on (None if it was not)."""
 
     closed: np.ndarray
-    open: np.ndarray
+    still_open: np.ndarray
+    closing: np.ndarray
+    entry: float | None
     cash: float
     equity: np.ndarray
     ruined_at: int | None
 
     def columns(self, index: pd.Index) -> dict[str, np.ndarray]:
         """The closed trades as ``_trades.stats_columns`` gives them (the stats read these)."""
-        from backtestkit import _signal_kernel as k
-
-        closed = self.closed
+        k, closed = _kernel(), self.closed
         size = closed[:, k.C_SIZE]
         sizes = size if closed[:, k.C_IS_FLOAT].any() else size.astype(int)
         return trade_columns(sizes, closed[:, k.C_ENTRY_BAR].astype(int), closed[:, k.C_EXIT_BAR].astype(int),
@@ -51,18 +60,34 @@ class SignalRun:
         return frame_of(self.columns(index), nothing, nothing, nothing, index, indicators)
 
     def to_broker(self, broker: Broker) -> None:
-        """Leave the broker as the bar loop would have: its cash, its open trades, and its closed ones
-        (made Trade objects when first read: a long run closes thousands)."""
-        from backtestkit import _signal_kernel as k
-
-        for row in self.open:
-            size = float(row[k.SIZE]) if row[k.IS_FLOAT] else int(row[k.SIZE])
-            trade = Trade(broker, size, float(row[k.ENTRY]), int(row[k.BAR]), None, float(row[k.FEE]), 0)
+        """Leave the broker as the bar loop would have: its cash, its bar, its open trades, its closed
+        ones (made Trade objects when first read: a long run closes thousands) and its pending orders."""
+        k = _kernel()
+        for row in self.still_open:
+            trade = Trade(broker, _units(row[k.SIZE], row[k.IS_FLOAT]), float(row[k.ENTRY]), int(row[k.BAR]),
+                          None, float(row[k.FEE]), 0)
             trade._seq = int(row[k.SEQ])
             broker.trades.append(trade)
         broker.closed_trades = _ClosedTrades(self.closed, broker)  # type: ignore[assignment]
+        for size, seq in self.closing:
+            broker.orders.append(Order(broker, float(size), parent_trade=self._trade_numbered(broker, seq)))
+        if self.entry is not None:
+            broker.orders.append(Order(broker, self.entry))
         broker.cash = self.cash
-        broker.i = len(self.equity) - 1
+        broker.i = len(self.equity) - 1 if self.ruined_at is None else self.ruined_at
+
+    def _trade_numbered(self, broker: Broker, seq: float) -> Trade:
+        """The Trade object numbered ``seq``: open, or closed (its last closed record: the whole trade)."""
+        k = _kernel()
+        for trade in broker.trades:
+            if trade._seq == seq:
+                return trade
+        return broker.closed_trades[int(np.flatnonzero(self.closed[:, k.C_SEQ] == seq)[-1])]
+
+
+def _units(size: float, is_float: float) -> int | float:
+    """A size as the broker holds it: an int, or a float once a partial close made it one."""
+    return float(size) if is_float else int(size)
 
 
 class _ClosedTrades(Sequence):
@@ -81,10 +106,9 @@ class _ClosedTrades(Sequence):
         return self._trades[item]
 
     def _trade(self, row: np.ndarray) -> Trade:
-        from backtestkit import _signal_kernel as k
-
-        size = float(row[k.C_SIZE]) if row[k.C_IS_FLOAT] else int(row[k.C_SIZE])
-        trade = Trade(self._broker, size, float(row[k.C_ENTRY]), int(row[k.C_ENTRY_BAR]), None, 0.0, 0)
+        k = _kernel()
+        trade = Trade(self._broker, _units(row[k.C_SIZE], row[k.C_IS_FLOAT]), float(row[k.C_ENTRY]),
+                      int(row[k.C_ENTRY_BAR]), None, 0.0, 0)
         trade._exit_price, trade._exit_bar = float(row[k.C_EXIT]), int(row[k.C_EXIT_BAR])
         trade._fees = float(row[k.C_FEES])
         return trade
@@ -98,22 +122,22 @@ def run_signals(broker: Broker, signals: tuple[np.ndarray, np.ndarray], start: i
     size or portion the broker refuses, an order whose unit cost is <= 0)."""
     if type(broker._fee) is not LinearFee or broker.orders or broker.trades:
         return None
-    from backtestkit import _signal_kernel as k
-
+    k = _kernel()
     entries, exits = signals
     close, n = broker._closes, len(broker._closes)
+    terms = np.array([broker._spread, broker._fee.fixed, broker._fee.relative, broker._leverage])
     rows = 2 * n + 16
     while True:
-        trades, closed = np.empty((n + 1, 6)), np.empty((rows, 7))
+        trades, closed, front = np.empty((n + 1, 6)), np.empty((rows, 8)), np.empty((2 * n + 2, 2))
+        counts, money = np.zeros(7, dtype=np.int64), np.array([broker.cash, 0.0])
         warned, equity = np.empty((n, 4)), np.empty(n)
-        ruined, cash, counts = k.run(
-            broker._open.obj, close, entries, exits, start, broker.cash, broker._spread, broker._fee.fixed,
-            broker._fee.relative, broker._leverage, broker._trade_on_close, broker._hedging,
-            broker._exclusive, finalize, trades, closed, warned, equity)
-        if counts[k.FULL] != 1:
+        ruined = k.run(broker._open.obj, close, entries, exits, start, terms, broker._trade_on_close,
+                       broker._hedging, broker._exclusive, finalize, trades, closed, front, counts, money,
+                       warned, equity)
+        if counts[k.STATUS] != k.NEEDS_ROWS:
             break
         rows *= 2  # more partial closes than rows for them: again, with room
-    if counts[k.FULL] == 2:
+    if counts[k.STATUS] == k.FOR_BAR_LOOP:
         return None
     for bar, kind, equity_then, margin in warned[:counts[k.N_WARNED]]:
         label = broker.index[int(bar)]
@@ -122,5 +146,6 @@ def run_signals(broker: Broker, signals: tuple[np.ndarray, np.ndarray], start: i
         except Exception as exc:  # warnings made errors: as the bar loop raises them
             note_bar(exc, int(bar), label)
             raise
-    return SignalRun(closed[:counts[k.N_CLOSED]], trades[:counts[k.N_OPEN]], 0.0 if ruined >= 0 else cash,
-                     equity, None if ruined < 0 else int(ruined))
+    entry = float(money[k.ENTRY_SIZE]) if counts[k.HAS_ENTRY] else None
+    return SignalRun(closed[:counts[k.N_CLOSED]], trades[:counts[k.N_OPEN]], front[:counts[k.N_FRONT]][::-1],
+                     entry, float(money[k.CASH]), equity, None if ruined < 0 else int(ruined))

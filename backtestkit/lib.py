@@ -256,14 +256,16 @@ class SignalStrategy(Strategy):
 
     def _signals(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The signals as the compiled kernel takes them, if :meth:`next` below is all that runs on each
-        bar (no override, no mixin's ``next`` or order methods in the class hierarchy)."""
-        if "next" in self.__dict__ or any(
+        bar (nothing it calls replaced: by a subclass, a mixin or an attribute set on the instance) and
+        they are one number a bar."""
+        if any(name in self.__dict__ for name in _SIGNAL_PATH) or any(
                 name in vars(cls) for cls in type(self).__mro__ if cls not in (SignalStrategy, Strategy)
                 for name in _SIGNAL_PATH):
             return None
         none = np.zeros(len(self._data))
-        return tuple(none if a is None else np.asarray(a, dtype=float)  # type: ignore[return-value]
-                     for a in (self._entry_signal, self._exit_signal))
+        signals = tuple(none if a is None else np.asarray(a, dtype=float)
+                        for a in (self._entry_signal, self._exit_signal))
+        return signals if all(a.ndim == 1 for a in signals) else None  # type: ignore[return-value]
 
     def next(self) -> None:
         super().next()

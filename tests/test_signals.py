@@ -54,7 +54,9 @@ def options(seed: int) -> dict:
             "exclusive_orders": bool(rng.random() < 0.3), "finalize_trades": bool(rng.random() < 0.5)}
 
 
-def run(bt: Backtest, compiled: bool, **params) -> tuple[pd.Series, list[str]]:
+def run(bt: Backtest, compiled: bool, expected: bool | None = None, **params) -> tuple[pd.Series, list[str]]:
+    """``bt.run(**params)`` with the compiled path on or off, and the warnings it gave; the path that ran
+    must be ``expected`` (``compiled`` unless said)."""
     backtestkit.set_compiled_signals(compiled)
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -62,7 +64,7 @@ def run(bt: Backtest, compiled: bool, **params) -> tuple[pd.Series, list[str]]:
             stats = bt.run(**params)
     finally:
         backtestkit.set_compiled_signals(True)
-    assert stats._strategy.ran_compiled is compiled
+    assert stats._strategy.ran_compiled is (compiled if expected is None else expected)
     return stats, [str(w.message) for w in caught]
 
 
@@ -88,10 +90,15 @@ def test_random_signals_equal_the_bar_loop_to_the_bit(seed):
     assert trades(compiled._strategy) == trades(event._strategy)
 
 
-def trades(strategy) -> list[tuple]:
-    """What a user reads of a finished run's trades (``stats._strategy.closed_trades``, ``.trades``)."""
-    return [(t.size, t.entry_price, t.exit_price, t.entry_bar, t.exit_bar, t.pl, t.pl_pct)
-            for t in strategy.closed_trades + strategy.trades] + [strategy.position.size, strategy.equity]
+def trades(strategy) -> list:
+    """What a user reads of a finished run's strategy: its trades, orders, position and equity."""
+    def trade(t):
+        return None if t is None else (t.size, t.entry_price, t.exit_price, t.entry_bar, t.exit_bar, t.pl,
+                                       t.pl_pct, type(t.size))
+
+    orders = [(o.size, o.is_contingent, trade(o.parent_trade)) for o in strategy.orders]
+    return [trade(t) for t in strategy.closed_trades + strategy.trades] + [
+        orders, strategy.position.size, strategy.equity, strategy._broker.i]
 
 
 class DrawnSignals(SignalStrategy):
@@ -159,6 +166,41 @@ def test_a_run_that_ruins_the_account_stops_where_the_bar_loop_does():
     (compiled, _), (event, _) = run(bt, True), run(bt, False)
     assert compiled["Equity Final [$]"] == 0
     assert_same(compiled, event)
+
+
+@pytest.mark.filterwarnings("ignore:Some trades remain open")
+@pytest.mark.parametrize(("data", "cash", "size"), [
+    (GOOG.iloc[:300], 1e30, 1e19),  # more units than an int64 holds
+    (GOOG.iloc[:300] * 1e-9, 1e13, 0.5),  # a sub-penny price: 2**53 units and more for half the margin
+])
+def test_sizes_beyond_exact_floats_run_bar_by_bar_with_the_same_results(data, cash, size):
+    class Huge(SignalStrategy):
+        def init(self):
+            super().init()
+            entries = np.zeros(len(self.data))
+            entries[20], entries[100] = size, -size
+            self.set_signal(entry_size=entries)
+
+    bt = Backtest(data, Huge, cash=cash)
+    (compiled, _), (event, _) = run(bt, True, expected=False), run(bt, False)
+    assert_same(compiled, event)
+
+
+def test_what_a_finished_run_leaves_on_the_strategy_is_the_bar_loops():
+    class LastBar(SignalStrategy):
+        def init(self):
+            super().init()
+            entries, exits = np.zeros(len(self.data)), np.zeros(len(self.data))
+            entries[[10, 40, -1]], exits[[30, -1]] = [3, 4, 0.5], [0.5, 1.0]  # orders left on the last bar
+            self.set_signal(entry_size=entries, exit_portion=exits)
+
+    for finalize in (False, True):
+        bt = Backtest(GOOG, LastBar, hedging=True, finalize_trades=finalize)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (compiled, _), (event, _) = run(bt, True), run(bt, False)
+        assert len(compiled._strategy.orders) == 3
+        assert trades(compiled._strategy) == trades(event._strategy)
 
 
 def test_a_window_runs_compiled_and_equal():
@@ -233,6 +275,34 @@ class Trailing(Crossing, TrailingStrategy):
 def test_what_qualifies_for_the_compiled_path(strategy, options_, compiled):
     stats = Backtest(GOOG, strategy, finalize_trades=True, **options_).run()
     assert stats._strategy.ran_compiled is compiled
+
+
+def test_an_order_method_replaced_on_the_instance_leaves_the_run_to_the_bar_loop():
+    class NoBuying(Crossing):
+        def init(self):
+            super().init()
+            self.buy = lambda **kwargs: None
+
+    stats = Backtest(GOOG, NoBuying, finalize_trades=True).run()
+    assert not stats._strategy.ran_compiled and stats["# Trades"] == 0
+
+
+def test_a_signal_of_several_lines_raises_as_the_bar_loop_does():
+    class TwoLines(SignalStrategy):
+        def init(self):
+            super().init()
+            self.set_signal(entry_size=np.ones((2, len(self.data))) * 0.5)
+
+    errors = []
+    for compiled in (True, False):
+        backtestkit.set_compiled_signals(compiled)
+        try:
+            with pytest.raises(ValueError) as raised:
+                Backtest(GOOG, TwoLines).run()
+        finally:
+            backtestkit.set_compiled_signals(True)
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1]
 
 
 def test_orders_placed_in_init_leave_the_run_to_the_bar_loop():

@@ -149,9 +149,10 @@ class Study:
                 errors: Mapping[int, str]) -> range:
         """Add trials column by column (``errors`` by position among them); returns their numbers."""
         start = len(self._keys)
-        names = self.param_names
-        if any(len(p) != len(names) for p in params):  # a column per name keeps every value only then
-            raise ValueError(f"Study: each trial's parameters must be {names}. Got {params!r} instead.")
+        names = set(self.param_names)
+        wrong = next((p for p in params if p.keys() != names), None)  # a column per name keeps them all
+        if wrong is not None:
+            raise ValueError(f"Study: each trial's parameters must be {self.param_names}. Got {wrong!r}.")
         self._keys.extend(keys)
         for name, column in self._params.items():
             column.extend([p[name] for p in params])
