@@ -72,30 +72,31 @@ def _margin_available(trades, k, cash: float, price: float, leverage: float) -> 
 
 
 @_jit
-def _settle(closed, k, money, trade, size: float, is_float: float, entry_fee: float, price: float, bar: int,
-            terms) -> None:
-    """Broker._settle of ``size`` units of the open-trade row ``trade``: the exit fee, the closed
-    record, the cash."""
+def _settle(closed, k, money, size: float, is_float: float, entry_bar: float, entry: float, seq: float,
+            entry_fee: float, price: float, bar: int, terms) -> None:
+    """Broker._settle of ``size`` units of trade number ``seq``: the exit fee, the closed record, the
+    cash."""
     row = k[N_CLOSED]
     if row == len(closed):
         k[STATUS] = NEEDS_ROWS
         return
     exit_fee = _fee(size, price, terms)
     closed[row, C_SIZE], closed[row, C_IS_FLOAT] = size, is_float
-    closed[row, C_ENTRY_BAR], closed[row, C_EXIT_BAR] = trade[BAR], bar
-    closed[row, C_ENTRY], closed[row, C_EXIT] = trade[ENTRY], price
-    closed[row, C_FEES], closed[row, C_SEQ] = entry_fee + exit_fee, trade[SEQ]
+    closed[row, C_ENTRY_BAR], closed[row, C_EXIT_BAR] = entry_bar, bar
+    closed[row, C_ENTRY], closed[row, C_EXIT] = entry, price
+    closed[row, C_FEES], closed[row, C_SEQ] = entry_fee + exit_fee, seq
     k[N_CLOSED] = row + 1
-    money[CASH] += size * (price - trade[ENTRY]) - exit_fee
+    money[CASH] += size * (price - entry) - exit_fee
 
 
 @_jit
 def _close_trade(trades, closed, k, money, j: int, price: float, bar: int, terms) -> None:
     """Broker._close_trade of the ``j``-th open trade."""
-    trade = trades[j].copy()
+    size, is_float, entry_bar, entry = trades[j, SIZE], trades[j, IS_FLOAT], trades[j, BAR], trades[j, ENTRY]
+    seq, entry_fee = trades[j, SEQ], trades[j, FEE]
     trades[j:k[N_OPEN] - 1] = trades[j + 1:k[N_OPEN]]
     k[N_OPEN] -= 1
-    _settle(closed, k, money, trade, trade[SIZE], trade[IS_FLOAT], trade[FEE], price, bar, terms)
+    _settle(closed, k, money, size, is_float, entry_bar, entry, seq, entry_fee, price, bar, terms)
 
 
 @_jit
@@ -106,7 +107,8 @@ def _reduce_trade(trades, closed, k, money, j: int, price: float, size: float, i
     trades[j, FEE] -= share
     trades[j, SIZE] += size
     trades[j, IS_FLOAT] = max(trades[j, IS_FLOAT], is_float)
-    _settle(closed, k, money, trades[j], -size, is_float, share, price, bar, terms)
+    _settle(closed, k, money, -size, is_float, trades[j, BAR], trades[j, ENTRY], trades[j, SEQ], share, price,
+            bar, terms)
 
 
 @_jit
