@@ -46,7 +46,16 @@ DONE, NEEDS_ROWS, FOR_BAR_LOOP = range(3)
 WARNING_KINDS = ("relative-sized order", "order")
 _EXACT = 2.0**53  # sizes from here on are not all floats: Python ints, for the bar loop
 
-_jit = njit(cache=True, nogil=True)
+
+def _jit(function):  # type: ignore[no-untyped-def]
+    """Compiled on first call, and cached on disk where numba finds a writable place for it (beside
+    this file, else in the user's cache directory); where there is none (a read-only install and
+    home), compiled anew in each process instead of failing."""
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return njit(nogil=True)(function)
+
 
 
 @_jit

@@ -369,3 +369,25 @@ assert_same(compiled, bt.run(seed=5, density=0.3))
     done = subprocess.run([sys.executable, "-W", "ignore", "-c", script], env=env, cwd=root,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+def test_without_a_writable_cache_the_kernel_compiles_in_each_process(tmp_path):
+    (tmp_path / "nowhere.py").write_text(
+        "class Nowhere:\n"
+        "    @classmethod\n"
+        "    def from_function(cls, function, source):\n"
+        "        return None  # as on a read-only install with a read-only home\n")
+    script = """
+import numpy as np
+from backtestkit import Backtest
+from backtestkit.test import GOOG
+from tests.test_signals import RandomSignals
+stats = Backtest(GOOG.iloc[:300], RandomSignals, finalize_trades=True).run(density=0.2)
+assert stats._strategy.ran_compiled
+"""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, str(tmp_path)]),
+           "NUMBA_CACHE_LOCATOR_CLASSES": "nowhere.Nowhere"}
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", script], env=env, cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
