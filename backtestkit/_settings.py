@@ -77,10 +77,9 @@ def set_compiled_signals(enabled: bool = True) -> None:
     """Run qualifying ``SignalStrategy`` subclasses in the compiled kernel (the default), or bar by bar.
 
     A strategy that only sets signals in ``init()`` (see doc/optimisation.md, "The compiled signals
-    path", for what qualifies) has
-    all its orders known before the first bar, so ``Backtest.run`` and ``Backtest.optimize`` run it in
-    a numba kernel that applies the broker's rules to arrays: the same results to the bit, many
-    times faster. Turn it off to time or debug the bar-by-bar engine; after a run,
+    path", for what qualifies) has all its orders known before the first bar, so ``Backtest.run`` and
+    ``Backtest.optimize`` run it in a numba kernel that applies the broker's rules to arrays: the same
+    results to the bit, many times faster. Turn it off to time or debug the bar-by-bar engine; after a run,
     ``stats._strategy.ran_compiled`` says which path ran. The setting is read when a run or an
     optimisation starts and travels to the optimisation's workers.
 
