@@ -2,6 +2,10 @@
 
 Each states its edge cases in its docstring: no data gives NaN, so does a zero denominator unless said
 otherwise.  ``_stats.py`` gathers them into the stats Series; ``doc/stats.md`` gives every formula.
+
+A run's stats call these some 40 times, on arrays of a few thousand values, so the fixed cost of each
+numpy call counts: means are ``np.add.reduce(x) / len(x)``, what ``ndarray.mean`` computes without its
+Python wrapper (the same pairwise sum, so the same bits), and NaNs are looked for with one minimum.
 """
 
 from __future__ import annotations
@@ -11,6 +15,27 @@ import numpy as np
 from backtestkit._typing import FloatArray, IntArray
 
 NAN = np.float64(np.nan)
+
+
+def mean(values: FloatArray) -> np.float64:
+    """``values.mean()`` of a non-empty float array, to the bit, without the method's wrapper."""
+    return np.add.reduce(values) / len(values)
+
+
+def variance(values: FloatArray) -> np.float64:
+    """``values.var(ddof=1)`` of an array of two values or more, to the bit: numpy's steps (the mean,
+    the squared deviations, their sum over n - 1) without its wrapper."""
+    deviations = values - mean(values)
+    np.multiply(deviations, deviations, out=deviations)
+    return np.add.reduce(deviations) / (len(values) - 1)
+
+
+def without_nan(values: FloatArray) -> FloatArray:
+    """``values`` without its NaNs: the array itself when its minimum is not NaN (it has none, nearly
+    always), so the usual case costs one pass and no copy."""
+    if not len(values) or not np.isnan(np.minimum.reduce(values)):
+        return values
+    return values[~np.isnan(values)]
 
 
 # --- Metrics on period returns -----------------------------------------------------------------------
@@ -25,12 +50,12 @@ def geometric_mean_return(returns: FloatArray) -> np.float64:
     >>> float(geometric_mean_return(np.array([0.21, 0.0])))  # sqrt(1.21 * 1.00) - 1
     0.1
     """
-    growth = 1.0 + returns[~np.isnan(returns)]
+    growth = 1.0 + without_nan(returns)
     if not len(growth):
         return NAN
-    if np.any(growth <= 0):
+    if growth.min() <= 0:
         return np.float64(0.0)
-    return np.exp(np.log(growth).mean()) - 1.0
+    return np.exp(mean(np.log(growth))) - 1.0
 
 
 def annualised_return(mean_return: float, periods_per_year: float) -> np.float64:
@@ -43,11 +68,11 @@ def annualised_volatility(returns: FloatArray, mean_return: float, periods_per_y
     ``sqrt((s² + (1 + g)²) ** p - (1 + g) ** (2p))``, ``s²`` the variance (ddof=1) of the non-NaN
     returns.  NaN for fewer than two returns.  As in backtesting.py the difference cancels when the
     returns are (nearly) all equal, leaving rounding noise, 0 or NaN."""
-    returns = returns[~np.isnan(returns)]
+    returns = without_nan(returns)
     if len(returns) < 2:
         return NAN
     growth = 1.0 + mean_return
-    return np.sqrt((returns.var(ddof=1) + growth**2) ** periods_per_year - growth ** (2 * periods_per_year))
+    return np.sqrt((variance(returns) + growth**2) ** periods_per_year - growth ** (2 * periods_per_year))
 
 
 def sharpe_ratio(annual_return: float, annual_volatility: float, risk_free_rate: float) -> np.float64:
@@ -62,10 +87,10 @@ def sortino_ratio(
 ) -> np.float64:
     """Annual excess return per unit of annualised downside deviation, the root mean square of the
     period returns with gains counted as 0.  ``±inf`` when no period lost money, NaN without returns."""
-    returns = returns[~np.isnan(returns)]
+    returns = without_nan(returns)
     if not len(returns):
         return NAN
-    downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)) * np.sqrt(periods_per_year)
+    downside = np.sqrt(mean(np.minimum(returns, 0.0) ** 2)) * np.sqrt(periods_per_year)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.float64(annual_return - risk_free_rate) / downside
 
@@ -85,7 +110,7 @@ def omega_ratio(returns: FloatArray, threshold: float = 0.0) -> np.float64:
     >>> float(omega_ratio(np.array([0.02, -0.01, 0.01])))  # (0.02 + 0.01) / 0.01
     3.0
     """
-    excess = returns[~np.isnan(returns)] - threshold
+    excess = without_nan(returns) - threshold
     losses = -excess[excess < 0].sum()
     if not losses:
         return NAN
@@ -97,14 +122,23 @@ def beta(equity: FloatArray, close: FloatArray) -> np.float64:
 
     NaN for fewer than two returns, a flat market, or an equity that hit 0.
     """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return beta_on(equity, centred_log_returns(close))
+
+
+def centred_log_returns(values: FloatArray) -> FloatArray:
+    """Bar log returns less their mean: the market's side of :func:`beta`, the same for every run on
+    the same bars.  Call under ``np.errstate(divide="ignore", invalid="ignore")``."""
+    returns = np.log(values[1:] / values[:-1])
+    returns -= mean(returns) if len(returns) else 0.0
+    return returns
+
+
+def beta_on(equity: FloatArray, market: FloatArray) -> np.float64:
+    """:func:`beta` given the market's :func:`centred_log_returns`; under the same ``np.errstate``."""
     if len(equity) < 3:
         return NAN
-    with np.errstate(divide="ignore", invalid="ignore"):
-        strategy = np.log(equity[1:] / equity[:-1])
-        market = np.log(close[1:] / close[:-1])
-        strategy -= strategy.mean()
-        market -= market.mean()
-        return np.float64(strategy @ market) / np.float64(market @ market)
+    return np.float64(centred_log_returns(equity) @ market) / np.float64(market @ market)
 
 
 # --- Drawdowns ---------------------------------------------------------------------------------------
@@ -148,7 +182,7 @@ def ulcer_index(dd: FloatArray) -> np.float64:
     >>> float(ulcer_index(np.array([0.0, 0.3, 0.4, 0.0])))  # sqrt((0 + 30² + 40² + 0) / 4)
     25.0
     """
-    return np.sqrt(np.mean((100.0 * dd) ** 2)) if len(dd) else NAN
+    return np.sqrt(mean((100.0 * dd) ** 2)) if len(dd) else NAN
 
 
 def bars_held(entry_bars: IntArray, exit_bars: IntArray) -> int:
@@ -174,7 +208,7 @@ def bars_held(entry_bars: IntArray, exit_bars: IntArray) -> int:
 
 def win_rate(pnl: FloatArray) -> np.float64:
     """Share of trades with a positive P&L; NaN without trades."""
-    return np.mean(pnl > 0) if len(pnl) else NAN
+    return np.float64(np.count_nonzero(pnl > 0)) / len(pnl) if len(pnl) else NAN
 
 
 def profit_factor(returns: FloatArray) -> np.float64:
@@ -191,8 +225,8 @@ def sqn(pnl: FloatArray) -> np.float64:
     """
     if len(pnl) < 2:
         return NAN
-    spread = pnl.std(ddof=1)
-    return np.sqrt(len(pnl)) * pnl.mean() / spread if spread else NAN
+    spread = np.sqrt(variance(pnl))
+    return np.sqrt(len(pnl)) * mean(pnl) / spread if spread else NAN
 
 
 def kelly_criterion(pnl: FloatArray) -> np.float64:
@@ -207,4 +241,4 @@ def kelly_criterion(pnl: FloatArray) -> np.float64:
     if not len(wins) or not len(losses):
         return NAN
     rate = len(wins) / len(pnl)
-    return np.float64(rate - (1 - rate) / (wins.mean() / -losses.mean()))
+    return np.float64(rate - (1 - rate) / (mean(wins) / -mean(losses)))

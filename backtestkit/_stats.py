@@ -25,13 +25,15 @@ from backtestkit._metrics import (
     annualised_return,
     annualised_volatility,
     bars_held,
-    beta,
+    beta_on,
     calmar_ratio,
+    centred_log_returns,
     drawdown,
     drawdown_episodes,
     episode_peaks,
     geometric_mean_return,
     kelly_criterion,
+    mean,
     omega_ratio,
     profit_factor,
     sharpe_ratio,
@@ -87,21 +89,24 @@ def _bar_spacing(index: pd.Index) -> Any:
     return pd.Timedelta(np.median(np.diff(index.asi8[-100:])), unit=index.unit)
 
 
-def _round_up(value: Any, resolution: Any) -> Any:
-    """A Timedelta rounded up to the resolution of the data's period (whole days for daily bars)."""
-    if isinstance(value, pd.Timedelta) and value is not pd.NaT and resolution is not None:
-        try:
-            if not value.value % _nanoseconds(resolution):  # whole already (most longest durations):
-                return value  # as is, without ceil()'s 10 us
-        except OverflowError:  # over 292 years at a coarser unit than ns: ceil() knows how
-            pass
-        return value.ceil(resolution)
-    return value
+def _round_up(count: int, unit: str, resolution: int | None) -> int:
+    """``count`` ``unit``s of time rounded up to a whole number of the data's period's resolution,
+    given in nanoseconds (whole days for daily bars; None: as is): what ``Timedelta.ceil`` gives, in
+    Python integers rather than its 25 us.  A resolution finer than ``unit`` leaves ``count`` as is;
+    a coarser one is a whole number of ``unit``s (both are 1 ns times a power of 10, a minute, an hour
+    or a day), so the result is exact."""
+    if resolution is None:
+        return count
+    per_unit = _unit_nanoseconds(unit)
+    nanoseconds = count * per_unit
+    if not nanoseconds % resolution:
+        return count
+    return -(-nanoseconds // resolution) * resolution // per_unit
 
 
-@functools.lru_cache(maxsize=16)
-def _nanoseconds(resolution: Any) -> int:
-    return pd.Timedelta(resolution).value
+@functools.lru_cache(maxsize=8)
+def _unit_nanoseconds(unit: str) -> int:
+    return int(np.timedelta64(1, unit).astype("m8[ns]").view(np.int64))
 
 
 def _period_ends(index: pd.Index, spacing: Any) -> tuple[IntArray | None, float]:
@@ -142,11 +147,12 @@ class Clock(NamedTuple):
     start: Any
     end: Any
     duration: Any  # End - Start
-    resolution: Any  # what durations are rounded up to: the offset of the period's resolution, or None
+    resolution: int | None  # what durations are rounded up to: the period's resolution in ns, or None
     last_bars: IntArray | None  # each calendar period's last bar (None: every bar)
     per_year: float  # periods a year (NaN without a calendar)
     missing: Any  # a duration that is not there: NaT on a DatetimeIndex, else NaN
-    close: FloatArray  # the market, for Buy & Hold, Alpha and Beta
+    close: FloatArray  # the market, for Buy & Hold and Alpha
+    market: FloatArray  # and its centred_log_returns, for Beta
 
 
 def clock(bars: pd.DataFrame) -> Clock:
@@ -155,9 +161,11 @@ def clock(bars: pd.DataFrame) -> Clock:
     spacing = _bar_spacing(index)
     last_bars, per_year = _period_ends(index, spacing)
     missing = pd.NaT if isinstance(index, pd.DatetimeIndex) else NAN
-    resolution = None if spacing is pd.NaT else to_offset(spacing.resolution_string)
+    resolution = None if spacing is pd.NaT else pd.Timedelta(to_offset(spacing.resolution_string)).value
     close = bars["Close"].to_numpy(dtype=np.float64)
-    return Clock(index[0], index[-1], _span(index), resolution, last_bars, per_year, missing, close)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        market = centred_log_returns(close)
+    return Clock(index[0], index[-1], _span(index), resolution, last_bars, per_year, missing, close, market)
 
 
 def _span(index: pd.Index) -> Any:
@@ -177,14 +185,15 @@ def _elapsed(index: pd.Index, starts: IntArray, ends: IntArray) -> npt.NDArray[A
     return (ends - starts).astype(np.float64)
 
 
-def _longest_and_mean(durations: npt.NDArray[Any], resolution: Any, missing: Any) -> tuple[Any, Any]:
-    """Longest and mean duration; Timedeltas rounded up to the data's resolution."""
+def _longest_and_mean(durations: npt.NDArray[Any], resolution: int | None, missing: Any) -> tuple[Any, Any]:
+    """Longest and mean duration; Timedeltas rounded up to the data's resolution (in ns)."""
     if not len(durations):
         return missing, missing
     if durations.dtype.kind != "m":
         return durations.max(), np.float64(durations.mean())
-    mean = pd.Timedelta(int(durations.view(np.int64).mean()), unit=np.datetime_data(durations.dtype)[0])
-    return _round_up(pd.Timedelta(durations.max()), resolution), _round_up(mean, resolution)
+    unit, counts = np.datetime_data(durations.dtype)[0], durations.view(np.int64)
+    longest = np.timedelta64(_round_up(int(counts.max()), unit, resolution), unit)
+    return pd.Timedelta(longest), pd.Timedelta(_round_up(int(counts.mean()), unit, resolution), unit=unit)
 
 
 def warmup_bars(strategy: object, n_bars: int) -> int:
@@ -240,9 +249,9 @@ def _annualised(
     """Return (Ann.) [%] .. Calmar Ratio; all NaN without a calendar (no DatetimeIndex)."""
     if math.isnan(per_year):
         return dict.fromkeys(_ANNUALISED_KEYS, NAN)
-    mean = geometric_mean_return(returns)
-    annual = annualised_return(mean, per_year)
-    volatility = annualised_volatility(returns, mean, per_year)
+    period_mean = geometric_mean_return(returns)
+    annual = annualised_return(period_mean, per_year)
+    volatility = annualised_volatility(returns, period_mean, per_year)
     years = (duration.days + duration.seconds / 86400) / _DAYS_PER_YEAR
     cagr = (equity[-1] / equity[0]) ** (1 / years) - 1 if years else NAN
     values = (
@@ -270,23 +279,23 @@ def _episodes(index: pd.Index, dd: FloatArray) -> tuple[IntArray, FloatArray, np
 
 
 def _drawdowns(
-    max_dd: np.float64, peaks: FloatArray, durations: npt.NDArray[Any], resolution: Any
+    max_dd: np.float64, peaks: FloatArray, durations: npt.NDArray[Any], resolution: int | None
 ) -> dict[str, Any]:
     """Max. Drawdown [%] .. Avg. Drawdown Duration; ``max_dd`` is :func:`_finite`'s deepest drawdown."""
-    longest, mean = _longest_and_mean(durations, resolution, NAN)
+    longest, average = _longest_and_mean(durations, resolution, NAN)
     return {
         "Max. Drawdown [%]": -max_dd * 100,
-        "Avg. Drawdown [%]": -peaks.mean() * 100 if len(peaks) else NAN,
+        "Avg. Drawdown [%]": -mean(peaks) * 100 if len(peaks) else NAN,
         "Max. Drawdown Duration": longest,
-        "Avg. Drawdown Duration": mean,
+        "Avg. Drawdown Duration": average,
     }
 
 
-def _trade_stats(trades: Trades, resolution: Any, missing: Any) -> dict[str, Any]:
+def _trade_stats(trades: Trades, resolution: int | None, missing: Any) -> dict[str, Any]:
     """# Trades .. Kelly Criterion, from the closed trades' P&L, returns and durations."""
     pnl = np.asarray(trades["PnL"], dtype=np.float64)
     returns = np.asarray(trades["ReturnPct"], dtype=np.float64)
-    longest, mean = _longest_and_mean(np.asarray(trades["Duration"]), resolution, missing)
+    longest, average = _longest_and_mean(np.asarray(trades["Duration"]), resolution, missing)
     count = len(pnl)
     return {
         "# Trades": count,
@@ -295,9 +304,9 @@ def _trade_stats(trades: Trades, resolution: Any, missing: Any) -> dict[str, Any
         "Worst Trade [%]": returns.min() * 100 if count else NAN,
         "Avg. Trade [%]": geometric_mean_return(returns) * 100,
         "Max. Trade Duration": longest,
-        "Avg. Trade Duration": mean,
+        "Avg. Trade Duration": average,
         "Profit Factor": profit_factor(returns),
-        "Expectancy [%]": returns.mean() * 100 if count else NAN,
+        "Expectancy [%]": mean(returns) * 100 if count else NAN,
         "SQN": sqn(pnl),
         "Kelly Criterion": kelly_criterion(pnl),
     }
@@ -376,7 +385,7 @@ def _stats_dict(
     stats = _overview(times, equity, close, trades, warmup, with_fees)
     max_dd = _finite(dd.max())
     stats.update(_annualised(equity, returns, times.per_year, times.duration, max_dd, risk_free_rate))
-    slope, rf_pct = beta(equity, close), risk_free_rate * 100
+    slope, rf_pct = beta_on(equity, times.market), risk_free_rate * 100
     stats["Alpha [%]"] = stats["Return [%]"] - rf_pct - slope * (stats["Buy & Hold Return [%]"] - rf_pct)
     stats["Beta"] = slope
     stats.update(_drawdowns(max_dd, peaks, durations, times.resolution))

@@ -478,17 +478,35 @@ def test_every_key_is_documented_once() -> None:
     assert documented == list(STATS_KEYS)
 
 
-@pytest.mark.parametrize("value", [
-    pd.Timedelta("3D"), pd.Timedelta("3D 00:00:01"), pd.Timedelta("2D 23:59:59"), pd.Timedelta(0),
-    pd.Timedelta(np.timedelta64(400 * 365, "D")).as_unit("s"),  # over 292 years: no nanosecond value
-    pd.Timedelta(np.timedelta64(400 * 365 * 24 + 1, "h")).as_unit("s"),  # and an hour
+@pytest.mark.parametrize("count, unit", [
+    (3 * 86_400, "s"), (3 * 86_400 + 1, "s"), (3 * 86_400 - 1, "s"), (0, "s"), (1, "ns"), (5, "ms"),
+    (400 * 365 * 86_400, "s"),  # over 292 years: no nanosecond value
+    ((400 * 365 * 24 + 1) * 3_600, "s"),  # and an hour
 ])
-def test_round_up_equals_ceil_with_its_unit(value: pd.Timedelta) -> None:
+@pytest.mark.parametrize("resolution", ["D", "h", "min", "s", "ms", "us", "ns"])
+def test_round_up_equals_timedelta_ceil(count: int, unit: str, resolution: str) -> None:
     from pandas.tseries.frequencies import to_offset
 
     from backtestkit._stats import _round_up
 
-    day = to_offset("D")
-    rounded = _round_up(value, day)
-    assert rounded == value.ceil(day)
-    assert rounded.unit == value.ceil(day).unit
+    offset = to_offset(resolution)
+    rounded = _round_up(count, unit, pd.Timedelta(offset).value)
+    expected = pd.Timedelta(np.timedelta64(count, unit)).ceil(offset)
+    assert pd.Timedelta(np.timedelta64(rounded, unit)) == expected
+
+
+@given(st.lists(st.integers(0, 10**12), min_size=1, max_size=40), st.sampled_from(["s", "ms", "us", "ns"]),
+       st.sampled_from(["D", "h", "min", "s", "ms"]))
+def test_durations_are_rounded_up_as_timedelta_ceil_rounds_them(counts: list[int], unit: str,
+                                                                 resolution: str) -> None:
+    from pandas.tseries.frequencies import to_offset
+
+    from backtestkit._stats import _longest_and_mean
+
+    durations = np.array(counts, dtype=f"m8[{unit}]")
+    offset = to_offset(resolution)
+    longest, average = _longest_and_mean(durations, pd.Timedelta(offset).value, pd.NaT)
+    expected_mean = pd.Timedelta(int(durations.view(np.int64).mean()), unit=unit).ceil(offset)
+    expected_longest = pd.Timedelta(durations.max()).ceil(offset)
+    assert (longest, longest.unit) == (expected_longest, expected_longest.unit)
+    assert (average, average.unit) == (expected_mean, expected_mean.unit)
