@@ -150,8 +150,11 @@ def drawdown(equity: FloatArray) -> FloatArray:
     >>> drawdown(np.array([100.0, 120.0, 90.0, 130.0])).tolist()
     [0.0, 0.0, 0.25, 0.0]
     """
+    peaks = np.maximum.accumulate(equity)
+    if len(peaks) and peaks[0] > 0 and peaks[-1] < np.inf:  # nothing to divide by 0 or inf by inf
+        return 1.0 - equity / peaks
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 1.0 - equity / np.maximum.accumulate(equity)
+        return 1.0 - equity / peaks
 
 
 def drawdown_episodes(dd: FloatArray) -> tuple[IntArray, IntArray]:
@@ -161,10 +164,10 @@ def drawdown_episodes(dd: FloatArray) -> tuple[IntArray, IntArray]:
     >>> drawdown_episodes(np.array([0.0, 0.1, 0.0, 0.0, 0.2, 0.3]))
     (array([0, 3]), array([2, 5]))
     """
-    marks = np.flatnonzero(dd == 0)
+    marks = (dd == 0).nonzero()[0]
     if not len(marks) or marks[-1] != len(dd) - 1:
-        marks = np.append(marks, len(dd) - 1)
-    gaps = np.flatnonzero(marks[1:] > marks[:-1] + 1)
+        marks = np.concatenate((marks, [len(dd) - 1]))
+    gaps = (marks[1:] > marks[:-1] + 1).nonzero()[0]
     return marks[gaps], marks[gaps + 1]
 
 
@@ -172,8 +175,9 @@ def episode_peaks(dd: FloatArray, starts: IntArray, ends: IntArray) -> FloatArra
     """Deepest drawdown of each episode ``dd[starts[i]:ends[i] + 1]``."""
     if not len(starts):
         return np.empty(0)
-    bounds = np.column_stack([starts, ends + 1]).ravel()
-    return np.maximum.reduceat(np.append(dd, 0.0), bounds)[::2]
+    bounds = np.empty(2 * len(starts), dtype=starts.dtype)
+    bounds[::2], bounds[1::2] = starts, ends + 1
+    return np.maximum.reduceat(np.concatenate((dd, [0.0])), bounds)[::2]
 
 
 def ulcer_index(dd: FloatArray) -> np.float64:
@@ -198,8 +202,8 @@ def bars_held(entry_bars: IntArray, exit_bars: IntArray) -> int:
     order = np.argsort(entry_bars, kind="stable")
     starts, ends = entry_bars[order], exit_bars[order] + 1
     reach = np.maximum.accumulate(ends)  # the end of the block each trade belongs to, so far
-    first = np.flatnonzero(np.append(True, starts[1:] >= reach[:-1]))  # the trades that start a block
-    last = np.append(first[1:], len(starts)) - 1
+    first = np.concatenate(([True], starts[1:] >= reach[:-1])).nonzero()[0]  # the trades starting a block
+    last = np.concatenate((first[1:], [len(starts)])) - 1
     return int((reach[last] - starts[first]).sum())
 
 
