@@ -47,13 +47,19 @@ WARNING_KINDS = ("relative-sized order", "order")
 _EXACT = 2.0**53  # sizes from here on are not all floats: Python ints, for the bar loop
 
 
+#: Whether the compiled kernel is kept on disk (see _jit): if not, each process compiles it again.
+ON_DISK = True
+
+
 def _jit(function):  # type: ignore[no-untyped-def]
     """Compiled on first call, and cached on disk where numba finds a writable place for it (beside
     this file, else in the user's cache directory); where there is none (a read-only install and
     home), compiled anew in each process instead of failing."""
+    global ON_DISK
     try:
         return njit(cache=True, nogil=True)(function)
     except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        ON_DISK = False
         return njit(nogil=True)(function)
 
 

@@ -10,7 +10,9 @@ doc/optimisation.md, "The compiled signals path".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -30,6 +32,36 @@ def _kernel() -> ModuleType:
     from backtestkit import _signal_kernel
 
     return _signal_kernel
+
+
+#: Seconds the process's first compiled run may take before a note on stderr says what it waits for:
+#: numba compiling the kernel takes about 10 s, once a machine; loading it from disk, under a second.
+NOTE_AFTER = 2.0
+_warm = False  # the kernel has run in this process (compiled or loaded)
+
+
+def _first_run(kernel: Callable[..., Any], *args: Any) -> Any:
+    """``kernel(*args)``; on the process's first call, with a note on stderr if it takes over
+    :data:`NOTE_AFTER` seconds, so the wait is not a silent hang."""
+    global _warm
+    if _warm:
+        return kernel(*args)
+    timer = threading.Timer(NOTE_AFTER, _note_compiling)
+    timer.daemon = True
+    timer.start()
+    try:
+        return kernel(*args)
+    finally:
+        timer.cancel()
+        _warm = True
+
+
+def _note_compiling() -> None:
+    again = ("numba keeps it on disk for later processes" if _kernel().ON_DISK else
+             "numba finds no writable place to keep it, so each process compiles it again")
+    print(f"backtestkit: compiling the signals kernel for this machine (about 10 s; {again}). "
+          "backtestkit.set_compiled_signals(False) runs signal strategies bar by bar instead.",
+          file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -131,9 +163,9 @@ def run_signals(broker: Broker, signals: tuple[np.ndarray, np.ndarray], start: i
         trades, closed, front = np.empty((n + 1, 6)), np.empty((rows, 8)), np.empty((2 * n + 2, 2))
         counts, money = np.zeros(7, dtype=np.int64), np.array([broker.cash, 0.0])
         warned, equity = np.empty((n, 4)), np.empty(n)
-        ruined = k.run(broker._open.obj, close, entries, exits, start, terms, broker._trade_on_close,
-                       broker._hedging, broker._exclusive, finalize, trades, closed, front, counts, money,
-                       warned, equity)
+        ruined = _first_run(k.run, broker._open.obj, close, entries, exits, start, terms,
+                            broker._trade_on_close, broker._hedging, broker._exclusive, finalize, trades,
+                            closed, front, counts, money, warned, equity)
         if counts[k.STATUS] != k.NEEDS_ROWS:
             break
         rows *= 2  # more partial closes than rows for them: again, with room

@@ -384,6 +384,8 @@ from backtestkit.test import GOOG
 from tests.test_signals import RandomSignals
 stats = Backtest(GOOG.iloc[:300], RandomSignals, finalize_trades=True).run(density=0.2)
 assert stats._strategy.ran_compiled
+from backtestkit import _signal_kernel
+assert not _signal_kernel.ON_DISK
 """
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, str(tmp_path)]),
@@ -391,3 +393,61 @@ assert stats._strategy.ran_compiled
     done = subprocess.run([sys.executable, "-W", "ignore", "-c", script], env=env, cwd=root,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+class _Timer:
+    """threading.Timer's stand-in: records what it was asked, fires only when told (no clock)."""
+
+    made: list[_Timer] = []
+
+    def __init__(self, seconds, function):
+        self.seconds, self.function, self.started, self.cancelled = seconds, function, False, False
+        self.daemon = False
+        _Timer.made.append(self)
+
+    def start(self):
+        self.started = True
+
+    def cancel(self):
+        self.cancelled = True
+
+
+@pytest.fixture
+def first_run(monkeypatch):
+    """A process whose kernel has not run yet, with a recording Timer."""
+    from backtestkit import _signals
+
+    _Timer.made = []
+    monkeypatch.setattr(_signals, "_warm", False)
+    monkeypatch.setattr(_signals.threading, "Timer", _Timer)
+    return _signals
+
+
+def test_a_slow_first_compiled_run_says_what_it_waits_for(first_run, capsys):
+    def compiling(value):  # the timer fires while the kernel compiles
+        _Timer.made[-1].function()
+        return value
+
+    assert first_run._first_run(compiling, 7) == 7
+    (timer,) = _Timer.made
+    assert timer.seconds == first_run.NOTE_AFTER
+    assert (timer.daemon, timer.started, timer.cancelled) == (True, True, True)
+    err = capsys.readouterr().err
+    assert "compiling the signals kernel" in err and "numba keeps it on disk" in err
+    assert "set_compiled_signals(False)" in err
+    assert first_run._first_run(lambda value: value, 8) == 8  # later runs: no timer, no note
+    assert len(_Timer.made) == 1 and capsys.readouterr().err == ""
+
+
+def test_a_first_run_that_fails_cancels_its_note_and_counts_as_run(first_run, capsys):
+    with pytest.raises(ZeroDivisionError):
+        first_run._first_run(lambda: 1 / 0)
+    (timer,) = _Timer.made
+    assert timer.cancelled and capsys.readouterr().err == ""
+    assert first_run._warm
+
+
+def test_the_note_says_when_each_process_compiles_again(first_run, capsys, monkeypatch):
+    monkeypatch.setattr(first_run._kernel(), "ON_DISK", False)
+    first_run._note_compiling()
+    assert "each process compiles it again" in capsys.readouterr().err
