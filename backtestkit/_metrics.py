@@ -4,8 +4,9 @@ Each states its edge cases in its docstring: no data gives NaN, so does a zero d
 otherwise.  ``_stats.py`` gathers them into the stats Series; ``doc/stats.md`` gives every formula.
 
 A run's stats call these some 40 times, on arrays of a few thousand values, so the fixed cost of each
-numpy call counts: means are ``np.add.reduce(x) / len(x)``, what ``ndarray.mean`` computes without its
-Python wrapper (the same pairwise sum, so the same bits), and NaNs are looked for with one minimum.
+numpy call counts: sums, maxima and minima are the ufuncs' ``reduce``, which ``ndarray.sum``/``max``/
+``min`` call from Python wrappers; means are ``np.add.reduce(x) / len(x)``, what ``ndarray.mean``
+computes (the same pairwise sum, so the same bits); NaNs are looked for with one minimum.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def geometric_mean_return(returns: FloatArray) -> np.float64:
     growth = 1.0 + without_nan(returns)
     if not len(growth):
         return NAN
-    if growth.min() <= 0:
+    if np.minimum.reduce(growth) <= 0:
         return np.float64(0.0)
     return np.exp(mean(np.log(growth))) - 1.0
 
@@ -91,8 +92,11 @@ def sortino_ratio(
     if not len(returns):
         return NAN
     downside = np.sqrt(mean(np.minimum(returns, 0.0) ** 2)) * np.sqrt(periods_per_year)
+    excess = np.float64(annual_return - risk_free_rate)
+    if downside:  # nearly always: no np.errstate (4 us)
+        return excess / downside
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.float64(annual_return - risk_free_rate) / downside
+        return excess / downside
 
 
 def calmar_ratio(annual_return: float, max_drawdown: float) -> np.float64:
@@ -111,10 +115,10 @@ def omega_ratio(returns: FloatArray, threshold: float = 0.0) -> np.float64:
     3.0
     """
     excess = without_nan(returns) - threshold
-    losses = -excess[excess < 0].sum()
+    losses = -np.add.reduce(excess[excess < 0])
     if not losses:
         return NAN
-    return np.float64(excess[excess > 0].sum() / losses)
+    return np.float64(np.add.reduce(excess[excess > 0]) / losses)
 
 
 def beta(equity: FloatArray, close: FloatArray) -> np.float64:
@@ -217,8 +221,8 @@ def win_rate(pnl: FloatArray) -> np.float64:
 
 def profit_factor(returns: FloatArray) -> np.float64:
     """Sum of the winning trades' returns over the absolute sum of the losing ones; NaN without a loser."""
-    losses = -returns[returns < 0].sum()
-    return np.float64(returns[returns > 0].sum() / losses) if losses else NAN
+    losses = -np.add.reduce(returns[returns < 0])
+    return np.float64(np.add.reduce(returns[returns > 0]) / losses) if losses else NAN
 
 
 def sqn(pnl: FloatArray) -> np.float64:

@@ -233,9 +233,9 @@ def _overview(
         "Duration": times.duration,
         "Exposure Time [%]": np.float64(held) / len(equity) * 100,
         "Equity Final [$]": equity[-1],
-        "Equity Peak [$]": equity.max(),
+        "Equity Peak [$]": np.maximum.reduce(equity),
     }
-    fees = np.asarray(trades["Commission"], dtype=np.float64).sum() if with_fees else 0.0
+    fees = np.add.reduce(np.asarray(trades["Commission"], dtype=np.float64)) if with_fees else 0.0
     if fees:
         overview["Commissions [$]"] = fees
     overview["Return [%]"] = (equity[-1] - equity[0]) / equity[0] * 100
@@ -300,8 +300,8 @@ def _trade_stats(trades: Trades, resolution: int | None, missing: Any) -> dict[s
     return {
         "# Trades": count,
         "Win Rate [%]": win_rate(pnl) * 100,
-        "Best Trade [%]": returns.max() * 100 if count else NAN,
-        "Worst Trade [%]": returns.min() * 100 if count else NAN,
+        "Best Trade [%]": np.maximum.reduce(returns) * 100 if count else NAN,
+        "Worst Trade [%]": np.minimum.reduce(returns) * 100 if count else NAN,
         "Avg. Trade [%]": geometric_mean_return(returns) * 100,
         "Max. Trade Duration": longest,
         "Avg. Trade Duration": average,
@@ -383,7 +383,7 @@ def _stats_dict(
     ends, peaks, durations = _episodes(index, dd)
     returns = _period_returns(equity, times.last_bars)
     stats = _overview(times, equity, close, trades, warmup, with_fees)
-    max_dd = _finite(dd.max())
+    max_dd = _finite(np.maximum.reduce(dd))
     stats.update(_annualised(equity, returns, times.per_year, times.duration, max_dd, risk_free_rate))
     slope, rf_pct = beta_on(equity, times.market), risk_free_rate * 100
     stats["Alpha [%]"] = stats["Return [%]"] - rf_pct - slope * (stats["Buy & Hold Return [%]"] - rf_pct)
