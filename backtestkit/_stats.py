@@ -192,8 +192,9 @@ def _longest_and_mean(durations: npt.NDArray[Any], resolution: int | None, missi
     if durations.dtype.kind != "m":
         return durations.max(), np.float64(durations.mean())
     unit, counts = np.datetime_data(durations.dtype)[0], durations.view(np.int64)
-    longest = np.timedelta64(_round_up(int(counts.max()), unit, resolution), unit)
-    return pd.Timedelta(longest), pd.Timedelta(_round_up(int(counts.mean()), unit, resolution), unit=unit)
+    longest = np.timedelta64(_round_up(int(np.maximum.reduce(counts)), unit, resolution), unit)
+    average = np.add.reduce(counts, dtype=np.float64) / len(counts)  # counts.mean(), without its wrapper
+    return pd.Timedelta(longest), pd.Timedelta(_round_up(int(average), unit, resolution), unit=unit)
 
 
 def warmup_bars(strategy: object, n_bars: int) -> int:

@@ -510,3 +510,12 @@ def test_durations_are_rounded_up_as_timedelta_ceil_rounds_them(counts: list[int
     expected_longest = pd.Timedelta(durations.max()).ceil(offset)
     assert (longest, longest.unit) == (expected_longest, expected_longest.unit)
     assert (average, average.unit) == (expected_mean, expected_mean.unit)
+
+
+def test_the_mean_duration_of_many_trades_is_numpys_mean():
+    from backtestkit._stats import _longest_and_mean
+
+    counts = np.random.default_rng(3).integers(0, 10**15, 20_000)  # more than numpy's 8,192-value buffer
+    durations = counts.astype("m8[us]")
+    _, average = _longest_and_mean(durations, None, pd.NaT)
+    assert average == pd.Timedelta(int(counts.mean()), unit="us")
