@@ -11,6 +11,8 @@ computes (the same pairwise sum, so the same bits); NaNs are looked for with one
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from backtestkit._typing import FloatArray, IntArray
@@ -19,8 +21,9 @@ NAN = np.float64(np.nan)
 
 
 def mean(values: FloatArray) -> np.float64:
-    """``values.mean()`` of a non-empty float array, to the bit, without the method's wrapper."""
-    return np.add.reduce(values) / len(values)
+    """``values.mean()`` of a non-empty float64 (or integer) array, to the bit, without the method's
+    wrapper: the float64 sum (what the method sums integers in too) over the count."""
+    return np.add.reduce(values, dtype=np.float64) / len(values)
 
 
 def variance(values: FloatArray) -> np.float64:
@@ -28,7 +31,7 @@ def variance(values: FloatArray) -> np.float64:
     the squared deviations, their sum over n - 1) without its wrapper."""
     deviations = values - mean(values)
     np.multiply(deviations, deviations, out=deviations)
-    return np.add.reduce(deviations) / (len(values) - 1)
+    return np.add.reduce(deviations, dtype=np.float64) / (len(values) - 1)
 
 
 def without_nan(values: FloatArray) -> FloatArray:
@@ -92,11 +95,11 @@ def sortino_ratio(
     if not len(returns):
         return NAN
     downside = np.sqrt(mean(np.minimum(returns, 0.0) ** 2)) * np.sqrt(periods_per_year)
-    excess = np.float64(annual_return - risk_free_rate)
-    if downside:  # nearly always: no np.errstate (4 us)
-        return excess / downside
+    excess = float(annual_return) - float(risk_free_rate)  # Python floats: inf - inf is NaN, no warning
+    if downside and math.isfinite(excess) and math.isfinite(downside):  # nearly always: no np.errstate
+        return np.float64(excess) / downside
     with np.errstate(divide="ignore", invalid="ignore"):
-        return excess / downside
+        return np.float64(excess) / downside
 
 
 def calmar_ratio(annual_return: float, max_drawdown: float) -> np.float64:
@@ -126,13 +129,15 @@ def beta(equity: FloatArray, close: FloatArray) -> np.float64:
 
     NaN for fewer than two returns, a flat market, or an equity that hit 0.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
+    if len(equity) < 3:
+        return NAN
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return beta_on(equity, centred_log_returns(close))
 
 
 def centred_log_returns(values: FloatArray) -> FloatArray:
     """Bar log returns less their mean: the market's side of :func:`beta`, the same for every run on
-    the same bars.  Call under ``np.errstate(divide="ignore", invalid="ignore")``."""
+    the same bars.  Call under ``np.errstate(divide="ignore", invalid="ignore", over="ignore")``."""
     returns = np.log(values[1:] / values[:-1])
     returns -= mean(returns) if len(returns) else 0.0
     return returns

@@ -89,6 +89,9 @@ def _bar_spacing(index: pd.Index) -> Any:
     return pd.Timedelta(np.median(np.diff(index.asi8[-100:])), unit=index.unit)
 
 
+_NAT = np.iinfo(np.int64).min  # NaT, as a timedelta64's integer
+
+
 def _round_up(count: int, unit: str, resolution: int | None) -> int:
     """``count`` ``unit``s of time rounded up to a whole number of the data's period's resolution,
     given in nanoseconds (whole days for daily bars; None: as is): what ``Timedelta.ceil`` gives, in
@@ -163,7 +166,7 @@ def clock(bars: pd.DataFrame) -> Clock:
     missing = pd.NaT if isinstance(index, pd.DatetimeIndex) else NAN
     resolution = None if spacing is pd.NaT else pd.Timedelta(to_offset(spacing.resolution_string)).value
     close = bars["Close"].to_numpy(dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         market = centred_log_returns(close)
     return Clock(index[0], index[-1], _span(index), resolution, last_bars, per_year, missing, close, market)
 
@@ -192,6 +195,10 @@ def _longest_and_mean(durations: npt.NDArray[Any], resolution: int | None, missi
     if durations.dtype.kind != "m":
         return durations.max(), np.float64(durations.mean())
     unit, counts = np.datetime_data(durations.dtype)[0], durations.view(np.int64)
+    if np.minimum.reduce(counts) == _NAT:  # missing durations (a trades frame of the user's): left out,
+        counts = counts[counts != _NAT]  # as pandas' max() and mean() leave them out (backtesting.py)
+        if not len(counts):
+            return missing, missing
     longest = np.timedelta64(_round_up(int(np.maximum.reduce(counts)), unit, resolution), unit)
     average = np.add.reduce(counts, dtype=np.float64) / len(counts)  # counts.mean(), without its wrapper
     return pd.Timedelta(longest), pd.Timedelta(_round_up(int(average), unit, resolution), unit=unit)

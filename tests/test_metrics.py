@@ -133,3 +133,26 @@ def test_mean_and_variance_are_numpys_to_the_bit(array: np.ndarray) -> None:
 @given(st.integers(0, 300).flatmap(lambda n: arrays(np.float64, n, elements=_FLOATS)))
 def test_without_nan_drops_exactly_the_nans(array: np.ndarray) -> None:
     assert without_nan(array).tobytes() == array[~np.isnan(array)].tobytes()
+
+
+@pytest.mark.parametrize("annual, returns, per_year, rate", [
+    (np.inf, [-np.inf, 0.1], 252.0, 0.0),
+    (np.inf, [-0.5, 0.1], np.inf, 0.0),
+    (np.float64(np.inf), [-0.5, 0.1], 252.0, np.inf),
+    (0.0, [0.0, 0.1], 252.0, 0.0),  # no downside: 0 / 0
+])
+def test_sortino_ratio_is_nan_without_a_warning_where_it_divides_nothing_by_nothing(annual, returns, per_year,
+                                                                                      rate) -> None:
+    assert math.isnan(sortino_ratio(annual, np.array(returns), per_year, rate))  # warnings are errors here
+
+
+def test_beta_of_too_few_values_is_nan_whatever_the_market() -> None:
+    assert math.isnan(beta(np.array([1.0, 1.0]), np.array([5e-324, 1.0])))
+    assert math.isnan(beta(np.array([1.0, 2.0]), [1.0, 2.0]))
+
+
+@pytest.mark.parametrize("values", [[2**53 + 1, 1, 1, -3], [2**62] * 3 + [-3], list(range(-5000, 9000, 7))])
+def test_mean_and_variance_of_integers_sum_in_floats_as_numpy_does(values: list[int]) -> None:
+    array = np.array(values, dtype=np.int64)
+    assert mean(array).tobytes() == array.mean().tobytes()
+    assert variance(array).tobytes() == array.var(ddof=1).tobytes()

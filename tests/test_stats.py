@@ -519,3 +519,34 @@ def test_the_mean_duration_of_many_trades_is_numpys_mean():
     durations = counts.astype("m8[us]")
     _, average = _longest_and_mean(durations, None, pd.NaT)
     assert average == pd.Timedelta(int(counts.mean()), unit="us")
+
+
+def test_missing_trade_durations_are_left_out_as_pandas_leaves_them_out():
+    bars = pd.DataFrame({"Close": [100.0, 101.0, 102.0, 103.0, 104.0]},
+                        index=pd.date_range("2024-01-01", periods=5))
+    durations = pd.to_timedelta(["3D", None, "1D 12h"])
+    trades = pd.DataFrame({"EntryBar": [0, 1, 2], "ExitBar": [3, 2, 3], "PnL": [1.0, -1.0, 2.0],
+                           "Commission": [0.0] * 3, "ReturnPct": [0.01, -0.01, 0.02], "Duration": durations})
+    stats = compute_stats(trades, np.linspace(100.0, 102.0, 5), bars, None)
+    assert stats["Max. Trade Duration"] == durations.max()  # 3 days
+    assert stats["Avg. Trade Duration"] == durations.mean().ceil("D")  # 2 days 6 hours, rounded up
+    trades["Duration"] = pd.to_timedelta([None] * 3)
+    stats = compute_stats(trades, np.linspace(100.0, 102.0, 5), bars, None)
+    assert stats["Max. Trade Duration"] is pd.NaT and stats["Avg. Trade Duration"] is pd.NaT
+
+
+def test_a_market_whose_log_returns_overflow_gives_a_nan_beta_without_a_warning():
+    from backtestkit import Backtest, Strategy
+
+    class Idle(Strategy):
+        def init(self) -> None:
+            pass
+
+        def next(self) -> None:
+            pass
+
+    close = [1e-300, 1e10, 1e10, 1e10, 1e10]
+    bars = pd.DataFrame({"Open": close, "High": close, "Low": close, "Close": close},
+                        index=pd.date_range("2024-01-01", periods=5))
+    stats = Backtest(bars, Idle).run()  # the engine's clock, made outside the stats: warnings are errors here
+    assert math.isnan(stats["Beta"])
