@@ -41,10 +41,12 @@ _warm = False  # the kernel has run in this process (compiled or loaded)
 
 
 def _first_run(kernel: Callable[..., Any], *args: Any) -> Any:
-    """``kernel(*args)``; on the process's first call, with a note on stderr if it takes over
-    :data:`NOTE_AFTER` seconds, so the wait is not a silent hang."""
+    """``kernel(*args)``; on the process's first call of a kernel numba has yet to compile or load, with a
+    note on stderr if that takes over :data:`NOTE_AFTER` seconds, so the wait is not a silent hang. The
+    note's thread is gone when this returns (a process that forks next has no other thread)."""
     global _warm
-    if _warm:
+    if _warm or getattr(kernel, "signatures", True):  # loaded already, or plain Python (NUMBA_DISABLE_JIT)
+        _warm = True
         return kernel(*args)
     timer = threading.Timer(NOTE_AFTER, _note_compiling)
     timer.daemon = True
@@ -53,13 +55,14 @@ def _first_run(kernel: Callable[..., Any], *args: Any) -> Any:
         return kernel(*args)
     finally:
         timer.cancel()
+        timer.join()
         _warm = True
 
 
 def _note_compiling() -> None:
-    again = ("numba keeps it on disk for later processes" if _kernel().ON_DISK else
-             "numba finds no writable place to keep it, so each process compiles it again")
-    print(f"backtestkit: compiling the signals kernel for this machine (about 10 s; {again}). "
+    kept = ("the first time on a machine, then loads it from disk" if _kernel().ON_DISK else
+            "in every process, as it finds no writable place to keep it")
+    print(f"backtestkit: preparing the compiled signals kernel: numba compiles it, about 10 s, {kept}. "
           "backtestkit.set_compiled_signals(False) runs signal strategies bar by bar instead.",
           file=sys.stderr, flush=True)
 

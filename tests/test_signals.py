@@ -401,8 +401,8 @@ class _Timer:
     made: list[_Timer] = []
 
     def __init__(self, seconds, function):
-        self.seconds, self.function, self.started, self.cancelled = seconds, function, False, False
-        self.daemon = False
+        self.seconds, self.function = seconds, function
+        self.daemon = self.started = self.cancelled = self.joined = False
         _Timer.made.append(self)
 
     def start(self):
@@ -410,6 +410,19 @@ class _Timer:
 
     def cancel(self):
         self.cancelled = True
+
+    def join(self):
+        self.joined = True
+
+
+class _Kernel:
+    """A numba kernel's stand-in: no compiled signature yet; calling it runs ``body``."""
+
+    def __init__(self, body):
+        self.body, self.signatures = body, []
+
+    def __call__(self, *args):
+        return self.body(*args)
 
 
 @pytest.fixture
@@ -424,30 +437,39 @@ def first_run(monkeypatch):
 
 
 def test_a_slow_first_compiled_run_says_what_it_waits_for(first_run, capsys):
-    def compiling(value):  # the timer fires while the kernel compiles
+    def compiling(value):  # the timer fires while numba compiles
         _Timer.made[-1].function()
         return value
 
-    assert first_run._first_run(compiling, 7) == 7
+    assert first_run._first_run(_Kernel(compiling), 7) == 7
     (timer,) = _Timer.made
     assert timer.seconds == first_run.NOTE_AFTER
-    assert (timer.daemon, timer.started, timer.cancelled) == (True, True, True)
+    assert (timer.daemon, timer.started, timer.cancelled, timer.joined) == (True, True, True, True)
     err = capsys.readouterr().err
-    assert "compiling the signals kernel" in err and "numba keeps it on disk" in err
+    assert "preparing the compiled signals kernel" in err and "then loads it from disk" in err
     assert "set_compiled_signals(False)" in err
-    assert first_run._first_run(lambda value: value, 8) == 8  # later runs: no timer, no note
+    assert first_run._first_run(_Kernel(lambda value: value), 8) == 8  # later runs: no timer, no note
     assert len(_Timer.made) == 1 and capsys.readouterr().err == ""
 
 
 def test_a_first_run_that_fails_cancels_its_note_and_counts_as_run(first_run, capsys):
     with pytest.raises(ZeroDivisionError):
-        first_run._first_run(lambda: 1 / 0)
+        first_run._first_run(_Kernel(lambda: 1 / 0))
     (timer,) = _Timer.made
-    assert timer.cancelled and capsys.readouterr().err == ""
+    assert timer.cancelled and timer.joined and capsys.readouterr().err == ""
     assert first_run._warm
+
+
+@pytest.mark.parametrize("kernel", [lambda: 3, type("Loaded", (_Kernel,), {})(lambda: 3)],
+                         ids=["plain Python", "compiled already"])
+def test_a_kernel_with_nothing_to_compile_starts_no_timer(first_run, kernel):
+    if isinstance(kernel, _Kernel):
+        kernel.signatures = ["(float64[:], ...)"]
+    assert first_run._first_run(kernel) == 3
+    assert _Timer.made == [] and first_run._warm
 
 
 def test_the_note_says_when_each_process_compiles_again(first_run, capsys, monkeypatch):
     monkeypatch.setattr(first_run._kernel(), "ON_DISK", False)
     first_run._note_compiling()
-    assert "each process compiles it again" in capsys.readouterr().err
+    assert "in every process" in capsys.readouterr().err
