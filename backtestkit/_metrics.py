@@ -5,8 +5,9 @@ otherwise.  ``_stats.py`` gathers them into the stats Series; ``doc/stats.md`` g
 
 A run's stats call these some 40 times, on arrays of a few thousand values, so the fixed cost of each
 numpy call counts: sums, maxima and minima are the ufuncs' ``reduce``, which ``ndarray.sum``/``max``/
-``min`` call from Python wrappers; means are ``np.add.reduce(x) / len(x)``, what ``ndarray.mean``
-computes (the same pairwise sum, so the same bits); NaNs are looked for with one minimum.
+``min`` call from Python wrappers; means are ``np.add.reduce(x, dtype=float64) / len(x)``, what
+``ndarray.mean`` computes (the same pairwise sum, so the same bits); NaNs are looked for with one
+minimum.
 """
 
 from __future__ import annotations

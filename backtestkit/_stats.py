@@ -200,8 +200,7 @@ def _longest_and_mean(durations: npt.NDArray[Any], resolution: int | None, missi
         if not len(counts):
             return missing, missing
     longest = np.timedelta64(_round_up(int(np.maximum.reduce(counts)), unit, resolution), unit)
-    average = np.add.reduce(counts, dtype=np.float64) / len(counts)  # counts.mean(), without its wrapper
-    return pd.Timedelta(longest), pd.Timedelta(_round_up(int(average), unit, resolution), unit=unit)
+    return pd.Timedelta(longest), pd.Timedelta(_round_up(int(mean(counts)), unit, resolution), unit=unit)
 
 
 def warmup_bars(strategy: object, n_bars: int) -> int:
