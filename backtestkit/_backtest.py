@@ -134,7 +134,8 @@ class Backtest:
                  estimator: str = "et", study: str | os.PathLike | None = None, study_name: str | None = None,
                  constraints: Sequence[str | Callable[[pd.Series], bool]] | None = None,
                  target: float | None = None, timeout: float | datetime.timedelta | None = None,
-                 patience: int | None = None, dry_run: bool = False, **params: Any) -> Any:
+                 patience: int | None = None, metrics: Sequence[str] | None = None, dry_run: bool = False,
+                 **params: Any) -> Any:
         """Find the strategy parameters that maximise an objective; returns the best run's stats.
 
         Each keyword in ``params`` names a strategy parameter and gives its candidate values (a
@@ -159,8 +160,10 @@ class Backtest:
         trial as it finishes (``study_name`` within it, by default the strategy's name): the same
         call run again resumes it, running only what is missing. ``dry_run=True`` searches nothing: it
         returns an :class:`~backtestkit.optimize.Estimate` of the search's cost (admissible
-        combinations, planned runs, a few runs timed, the wall time on ``n_jobs`` workers). See
-        doc/optimisation.md.
+        combinations, planned runs, a few runs timed, the wall time on ``n_jobs`` workers).
+        ``metrics`` names the stats keys each trial keeps (by default every numeric one): with a
+        short list, each run computes only those and what the objective and ``constraints`` read,
+        so a big grid runs faster and its study takes less memory. See doc/optimisation.md.
 
         Returns the best run's stats, then the heatmap (a Series with a row per evaluated
         combination, in the objective's own values) if ``return_heatmap``, then scikit-optimize's
@@ -173,8 +176,8 @@ class Backtest:
         _check_flags(return_heatmap=return_heatmap, return_optimization=return_optimization,
                      return_study=return_study, dry_run=dry_run)
         _check_no_clash(self._strategy, options)
-        goal = goal_for(maximize, minimize)  # one objective, or several (lists): see _goal
         result_rules = constraints_for(constraints)
+        goal = goal_for(maximize, minimize).keeping(metrics, result_rules)  # one objective or several
         if report is not None:
             from backtestkit.plotting._output import check_page_path
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from math import inf
 from typing import Any
 
@@ -91,16 +91,17 @@ class Engine:
         return stats_series(trades, equity, self._bars(), strategy, 0.0, True, self._clock(),
                             warmup=self._warmup(strategy))
 
-    def numbers(self, params: dict[str, Any]) -> dict[str, Any]:
+    def numbers(self, params: dict[str, Any], keys: Collection[str] | None = None) -> dict[str, Any]:
         """The stats of one run as a dict, without the ``_trades`` and ``_equity_curve`` frames:
         every other value equals the stats Series' to the bit, at a fraction of the cost (what an
-        objective that reads stats keys needs)."""
+        objective that reads stats keys needs). Given ``keys``, only what they need is computed
+        (see :func:`~backtestkit._stats.stats_dict`)."""
         broker, strategy, equity, compiled = self._run(params)
         closed = (compiled.columns(broker.index) if compiled
                   else stats_columns(broker.closed_trades, broker.index))
         trades = self._in_window(closed)
         return stats_dict(trades, equity, self._bars(), strategy, 0.0, True, self._clock(),
-                          warmup=self._warmup(strategy))
+                          warmup=self._warmup(strategy), keys=keys)
 
     def _in_window(self, trades: Any) -> Any:
         """``trades`` (a frame or :func:`stats_columns`' dict) with their bars counted from the window's

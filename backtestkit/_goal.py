@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,16 @@ import pandas as pd
 
 from backtestkit._engine import Engine
 from backtestkit._errors import param_error
-from backtestkit._objective import NUMERIC_KEYS, Objective, Score, _StatsKey, objective_for, real_number
+from backtestkit._objective import (
+    NUMERIC_KEYS,
+    Objective,
+    Score,
+    _StatsKey,
+    kept_metrics,
+    keys_read,
+    objective_for,
+    real_number,
+)
 from backtestkit.optimize import Outcome
 
 OWNER = "Backtest.optimize"
@@ -38,11 +47,26 @@ class Goal:
     objectives: tuple[tuple[str, str], ...] = ()
     #: Objectives that are not stats keys (callables), kept as extra stats columns: name -> score.
     extras: dict[str, Score] = field(default_factory=dict)
+    #: The stats keys each trial keeps when not every numeric one (``optimize(metrics=...)``).
+    kept: tuple[str, ...] | None = None
+
+    @property
+    def stats_names(self) -> list[str]:
+        """The stats keys each trial keeps: every numeric one, or those :meth:`keeping` chose."""
+        return list(NUMERIC_KEYS if self.kept is None else self.kept)
 
     @property
     def metric_names(self) -> list[str]:
-        """The stats columns each trial keeps: every numeric stats key, then the extra objectives."""
-        return [*NUMERIC_KEYS, *self.extras]
+        """The stats columns each trial keeps: :attr:`stats_names`, then the extra objectives."""
+        return [*self.stats_names, *self.extras]
+
+    def keeping(self, metrics: Any, constraints: Sequence[Callable[[Any], Any]] = ()) -> Goal:
+        """This goal keeping the stats keys ``optimize(metrics=...)`` asks for (None: every numeric
+        key) and those its objectives and the result ``constraints`` read."""
+        reads = [keys_read(self.score), *map(keys_read, self.extras.values()), *map(keys_read, constraints),
+                 *(frozenset([name]) for name, _ in self.objectives if name in NUMERIC_KEYS)]
+        kept = kept_metrics(metrics, reads)
+        return self if kept is None else replace(self, kept=tuple(kept))
 
     @property
     def info(self) -> dict[str, Any]:
@@ -52,8 +76,9 @@ class Goal:
     def objective(self, engine: Engine, constraints: Sequence[Callable[[Any], Any]] = ()) -> Objective:
         """The ``params -> Outcome`` the search methods run, under the result ``constraints``."""
         if not self.extras:
-            return Objective(engine, self.score, constraints)
-        return SeveralObjective(engine, self.score, list(self.extras.values()), constraints)
+            return Objective(engine, self.score, constraints, self.stats_names)
+        others = list(self.extras.values())
+        return SeveralObjective(engine, self.score, others, constraints, self.stats_names)
 
 
 def goal_for(maximize: Any, minimize: Any, owner: str = OWNER) -> Goal:
@@ -114,8 +139,9 @@ class SeveralObjective(Objective):
     """
 
     def __init__(self, engine: Engine, first: Score, others: Sequence[Score],
-                 constraints: Sequence[Callable[[Any], Any]] = ()) -> None:
-        super().__init__(engine, _Scores(first, others), constraints)
+                 constraints: Sequence[Callable[[Any], Any]] = (),
+                 names: Sequence[str] = NUMERIC_KEYS) -> None:
+        super().__init__(engine, _Scores(first, others), constraints, names)
         self.full_stats = any(getattr(score, "needs_frames", True)
                               for score in [first, *others, *self.constraints])
 
@@ -136,6 +162,12 @@ class _Scores:
     def __init__(self, first: Score, others: Sequence[Score]) -> None:
         self.first, self.others = first, list(others)
         self.local = threading.local()
+
+    @property
+    def reads(self) -> frozenset[str] | None:
+        """The stats keys the objectives read; None when one may read any."""
+        read = [keys_read(score) for score in [self.first, *self.others]]
+        return None if None in read else frozenset().union(*read)
 
     def __call__(self, stats: pd.Series) -> Any:
         self.local.others = [real_number(score(stats), "Each objective") for score in self.others]

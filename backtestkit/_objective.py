@@ -14,7 +14,7 @@ import math
 import numbers
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -75,9 +75,10 @@ def _not_numeric(key: str, option: str = "maximize") -> ValueError:
     """The error for an objective that is not a numeric stats key, with the likeliest fix."""
     owner = f"Backtest.optimize({option}=...)"
     if key in STATS_KEYS:
-        return ValueError(f"The stats key {key!r} is not a number, so {owner} cannot rank by it. "
-                          f"Rank by a numeric key such as 'Return [%]' or 'SQN', or pass a function "
-                          f"stats -> float.")
+        fix = ("keep it as a trial's metric. Keep numeric keys such as 'Return [%]' or 'SQN'."
+               if option == "metrics" else "rank by it. Rank by a numeric key such as 'Return [%]' or "
+               "'SQN', or pass a function stats -> float.")
+        return ValueError(f"The stats key {key!r} is not a number, so {owner} cannot {fix}")
     same_case = [known for known in NUMERIC_KEYS if known.lower() == str(key).lower()]
     if same_case:
         return ValueError(f"Unknown numeric stats key {key!r} for {owner}. Did you mean {same_case[0]!r}?")
@@ -119,9 +120,18 @@ class _StatsKey:
 
     def __init__(self, key: str) -> None:
         self.key = key
+        self.reads = frozenset([key])
 
     def __call__(self, stats: Mapping[str, Any]) -> Any:
         return stats.get(self.key, np.nan)
+
+
+def keys_read(function: Any) -> frozenset[str] | None:
+    """The stats keys an objective or a result constraint reads; None when it may read any (a user's
+    callable)."""
+    if isinstance(function, Expression):
+        return frozenset(function.keys)
+    return getattr(function, "reads", None)
 
 
 class Objective:
@@ -129,12 +139,19 @@ class Objective:
 
     Pickled once per batch of combinations, with the data inside (the engine). An objective that
     reads stats keys gets the stats as a dict, without the frames; a user's callable, the whole Series.
+    Each outcome's metrics are the stats keys ``names``; when those are not every numeric key, a run
+    computes only them and what the objective and constraints read.
     """
 
-    def __init__(self, engine: Engine, score: Score, constraints: list[Callable[[Any], Any]] = ()) -> None:
+    def __init__(self, engine: Engine, score: Score, constraints: Sequence[Callable[[Any], Any]] = (),
+                 names: Sequence[str] = NUMERIC_KEYS) -> None:
         self.engine, self.score, self.constraints = engine, score, list(constraints)
         # a user's callable sees everything
         self.full_stats = any(getattr(f, "needs_frames", True) for f in [score, *self.constraints])
+        self.names = tuple(names)
+        read = [keys_read(f) for f in [score, *self.constraints]]
+        self.keys = (None if self.names == tuple(NUMERIC_KEYS) or None in read
+                     else frozenset(self.names).union(*read))
         self.share_indicators = _settings.indicator_cache  # read here: workers get it with the objective
         self.compiled_signals = _settings.compiled_signals
 
@@ -144,8 +161,9 @@ class Objective:
         its stats break a result constraint, else 'ok' with the objective's value."""
         started = time.perf_counter()
         with quiet_runs(), sharing(self.share_indicators), _settings.compiling(self.compiled_signals):
-            stats = self.engine.stats(params) if self.full_stats else self.engine.numbers(params)
-        metrics = metric_values(stats)
+            stats = (self.engine.stats(params) if self.full_stats
+                     else self.engine.numbers(params, keys=self.keys))
+        metrics = metric_values(stats, self.names)
         if not stats["# Trades"]:
             return Outcome("no_trades", math.nan, metrics, time.perf_counter() - started)
         broken = next((f for f in self.constraints if not _holds(f(stats))), None)
@@ -172,24 +190,46 @@ def _holds(verdict: Any) -> bool:
     return bool(verdict) and not (isinstance(verdict, float) and math.isnan(verdict))
 
 
-def metric_values(stats: Mapping[str, Any]) -> np.ndarray:
-    """The numeric stats keys of a run (its Series or :meth:`Engine.numbers`' dict), as floats in
-    :data:`NUMERIC_KEYS` order (NaN where absent)."""
+def metric_values(stats: Mapping[str, Any], names: tuple[str, ...] = tuple(NUMERIC_KEYS)) -> np.ndarray:
+    """The stats keys ``names`` of a run (its Series or :meth:`Engine.numbers`' dict), as floats in
+    that order (NaN where absent)."""
     if not isinstance(stats, pd.Series):
-        return np.array([stats.get(key, math.nan) for key in NUMERIC_KEYS], dtype=float)
-    found, positions = _positions(tuple(stats.index))
-    values = np.full(len(NUMERIC_KEYS), math.nan)
+        return np.array([stats.get(key, math.nan) for key in names], dtype=float)
+    found, positions = _positions(tuple(stats.index), names)
+    values = np.full(len(names), math.nan)
     values[found] = stats.to_numpy()[positions]
     return values
 
 
 @functools.lru_cache(maxsize=8)
-def _positions(keys: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Where each numeric key stands in a stats Series with these keys: (its place in NUMERIC_KEYS,
-    its place in the Series), for the keys the Series has."""
+def _positions(keys: tuple[str, ...], names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``names`` stands in a stats Series with these keys: (its place in ``names``, its
+    place in the Series), for the names the Series has."""
     at = {key: i for i, key in enumerate(keys)}
-    found = [i for i, key in enumerate(NUMERIC_KEYS) if key in at]
-    return np.array(found, dtype=int), np.array([at[NUMERIC_KEYS[i]] for i in found], dtype=int)
+    found = [i for i, name in enumerate(names) if name in at]
+    return np.array(found, dtype=int), np.array([at[names[i]] for i in found], dtype=int)
+
+
+def kept_metrics(metrics: Any, reads: Sequence[frozenset[str] | None], owner: str = "Backtest.optimize"
+                 ) -> list[str] | None:
+    """The stats keys each trial keeps for ``optimize(metrics=...)``: None (the default) for every
+    numeric key; else the keys given, those the objectives and constraints ``reads`` and ``# Trades``,
+    in the stats' order.
+
+    >>> kept_metrics(["SQN"], [frozenset({"Sharpe Ratio"})])
+    ['Sharpe Ratio', '# Trades', 'SQN']
+    """
+    if metrics is None:
+        return None
+    expected = "None (every numeric stats key) or a list of numeric stats keys"
+    given = [metrics] if isinstance(metrics, str) else metrics
+    if not isinstance(given, (list, tuple)) or not all(isinstance(key, str) for key in given):
+        raise param_error(owner, "metrics", expected, metrics, exc=TypeError)
+    for key in given:
+        if key not in NUMERIC_KEYS:
+            raise _not_numeric(key, "metrics")
+    wanted = {"# Trades", *given}.union(*(read for read in reads if read is not None))
+    return [key for key in NUMERIC_KEYS if key in wanted]
 
 
 def _shown(values: Any, limit: int = 13) -> Any:

@@ -43,24 +43,25 @@ def aggregate_function(aggregate: Any) -> Callable[[np.ndarray], Any]:
                       "or None", aggregate, exc=ValueError if isinstance(aggregate, str) else TypeError)
 
 
-def robust_metric_names(n_datasets: int, objective: str) -> list[str]:
-    """The stats columns of a robust trial: each key reduced, then each data set's keys (and its
-    objective's value, when the objective is not a stats key).
+def robust_metric_names(n_datasets: int, objective: str, names: Sequence[str] = NUMERIC_KEYS) -> list[str]:
+    """The stats columns of a robust trial: each of the stats keys ``names`` reduced, then each data
+    set's keys (and its objective's value, when the objective is not a stats key).
 
     >>> names = robust_metric_names(2, 'per_trade')
     >>> names[:len(NUMERIC_KEYS)] == NUMERIC_KEYS, 'SQN[0]' in names, names[-1]
     (True, True, 'per_trade[1]')
     """
-    per_set = [*NUMERIC_KEYS, *([] if objective in NUMERIC_KEYS else [objective])]
-    return [*NUMERIC_KEYS, *(f"{key}[{i}]" for i in range(n_datasets) for key in per_set)]
+    per_set = [*names, *([] if objective in NUMERIC_KEYS else [objective])]
+    return [*names, *(f"{key}[{i}]" for i in range(n_datasets) for key in per_set)]
 
 
 class RobustObjective:
     """``params -> Outcome`` over several data sets: one :class:`Objective` per data set, reduced."""
 
     def __init__(self, engines: Sequence[Engine], score: Score, objective: str, aggregate: Any,
-                 constraints: Sequence[Callable[[Any], Any]] = ()) -> None:
-        self.objectives = [Objective(engine, score, constraints) for engine in engines]
+                 constraints: Sequence[Callable[[Any], Any]] = (),
+                 names: Sequence[str] = NUMERIC_KEYS) -> None:
+        self.objectives = [Objective(engine, score, constraints, names) for engine in engines]
         self.keep_value = objective not in NUMERIC_KEYS
         self.aggregate = aggregate
         self.reduce = aggregate_function(aggregate)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -361,44 +361,83 @@ def stats_series(
 def stats_dict(
     trades: Trades, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
     with_fees: bool, times: Clock | None = None, warmup: int | None = None,
+    keys: Collection[str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Every stat but the frames, keyed in order, from arrays: the values of the stats Series, to the bit.
-    ``times`` and ``warmup`` as for :func:`stats_series`.
+    ``times`` and ``warmup`` as for :func:`stats_series`. Given ``keys``, only the stats those need are
+    computed (Start .. Buy & Hold Return, ``# Trades`` and ``_strategy`` always are; see
+    :func:`parts_for`), each to the same bit.
     """
-    return _computed(trades, equity, bars, strategy, risk_free_rate, with_fees, times, warmup)[0]
+    parts = _ALL_PARTS if keys is None else parts_for(keys)
+    return _computed(trades, equity, bars, strategy, risk_free_rate, with_fees, times, warmup, parts)[0]
+
+
+#: The stats computed together beyond the overview (Start .. Buy & Hold Return), ``# Trades`` and
+#: ``_strategy``, which every run computes: a subset of keys costs only its parts.
+_PARTS: dict[str, tuple[str, ...]] = {
+    "annualised": _ANNUALISED_KEYS,
+    "beta": ("Alpha [%]", "Beta"),
+    "drawdowns": STATS_KEYS[17:21],  # Max. Drawdown [%] .. Avg. Drawdown Duration
+    "trades": STATS_KEYS[22:32],  # Win Rate [%] .. Kelly Criterion
+    "omega": ("Omega Ratio",),
+    "ulcer": ("Ulcer Index",),
+}
+_PART_OF = {key: part for part, part_keys in _PARTS.items() for key in part_keys}
+_ALL_PARTS = frozenset(_PARTS)
+
+
+def parts_for(keys: Collection[str]) -> frozenset[str]:
+    """The parts of the stats that ``keys`` need (keys of no part need none).
+
+    >>> sorted(parts_for(["Sharpe Ratio", "# Trades", "SQN"]))
+    ['annualised', 'trades']
+    """
+    return frozenset(_PART_OF[key] for key in keys if key in _PART_OF)
 
 
 def _computed(
     trades: Trades, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
-    with_fees: bool, times: Clock | None, warmup: int | None = None,
-) -> tuple[dict[str, Any], tuple[FloatArray, IntArray, npt.NDArray[Any]]]:  # fmt: skip
-    """The stats but the frames, and the drawdowns, episode ends and durations the ``_equity_curve``
-    frame shows. Divisions by zero and logs of 0 give the inf/NaN the docs promise, without warnings."""
+    with_fees: bool, times: Clock | None, warmup: int | None = None, parts: frozenset[str] = _ALL_PARTS,
+) -> tuple[dict[str, Any], tuple[FloatArray, IntArray, npt.NDArray[Any]] | None]:  # fmt: skip
+    """The stats but the frames (of ``parts``), and, when they are all computed, the drawdowns,
+    episode ends and durations the ``_equity_curve`` frame shows. Divisions by zero and logs of 0
+    give the inf/NaN the docs promise, without warnings."""
     if warmup is None:
         warmup = warmup_bars(strategy, len(equity))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return _stats_dict(trades, equity, bars, strategy, risk_free_rate, with_fees,
-                           times or clock(bars), warmup)
+                           times or clock(bars), warmup, parts)
 
 
 def _stats_dict(
     trades: Trades, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
-    with_fees: bool, times: Clock, warmup: int,
-) -> tuple[dict[str, Any], tuple[FloatArray, IntArray, npt.NDArray[Any]]]:  # fmt: skip
-    index, close = bars.index, times.close
-    dd = drawdown(equity)
-    ends, peaks, durations = _episodes(index, dd)
-    returns = _period_returns(equity, times.last_bars)
-    stats = _overview(times, equity, close, trades, warmup, with_fees)
-    max_dd = _finite(np.maximum.reduce(dd))
-    stats.update(_annualised(equity, returns, times.per_year, times.duration, max_dd, risk_free_rate))
-    slope, rf_pct = beta_on(equity, times.market), risk_free_rate * 100
-    stats["Alpha [%]"] = stats["Return [%]"] - rf_pct - slope * (stats["Buy & Hold Return [%]"] - rf_pct)
-    stats["Beta"] = slope
-    stats.update(_drawdowns(max_dd, peaks, durations, times.resolution))
-    stats.update(_trade_stats(trades, times.resolution, times.missing))
-    stats.update({"Omega Ratio": omega_ratio(returns), "Ulcer Index": ulcer_index(dd), "_strategy": strategy})
-    return stats, (dd, ends, durations)
+    with_fees: bool, times: Clock, warmup: int, parts: frozenset[str],
+) -> tuple[dict[str, Any], tuple[FloatArray, IntArray, npt.NDArray[Any]] | None]:  # fmt: skip
+    stats = _overview(times, equity, times.close, trades, warmup, with_fees)
+    dd = drawdown(equity) if parts & {"annualised", "drawdowns", "ulcer"} else None
+    max_dd = _finite(np.maximum.reduce(dd)) if dd is not None else None
+    returns = _period_returns(equity, times.last_bars) if parts & {"annualised", "omega"} else None
+    if "annualised" in parts:
+        stats.update(_annualised(equity, returns, times.per_year, times.duration, max_dd, risk_free_rate))
+    if "beta" in parts:
+        slope, rf_pct = beta_on(equity, times.market), risk_free_rate * 100
+        stats["Alpha [%]"] = stats["Return [%]"] - rf_pct - slope * (stats["Buy & Hold Return [%]"] - rf_pct)
+        stats["Beta"] = slope
+    curve = None
+    if "drawdowns" in parts:
+        ends, peaks, durations = _episodes(bars.index, dd)
+        stats.update(_drawdowns(max_dd, peaks, durations, times.resolution))
+        curve = (dd, ends, durations)
+    if "trades" in parts:
+        stats.update(_trade_stats(trades, times.resolution, times.missing))
+    else:
+        stats["# Trades"] = len(trades["PnL"])
+    if "omega" in parts:
+        stats["Omega Ratio"] = omega_ratio(returns)
+    if "ulcer" in parts:
+        stats["Ulcer Index"] = ulcer_index(dd)
+    stats["_strategy"] = strategy
+    return stats, curve
 
 
 def compute_stats(

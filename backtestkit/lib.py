@@ -472,11 +472,12 @@ class _Together(Backtest):
             raise ValueError("MultiBacktest.optimize with 'aggregate' takes one objective, not a list: "
                              "combine them in one function of the stats (maximize=lambda s: ...).")
         engines = [bt._engine for bt in self._backtests]
-        objective = RobustObjective(engines, goal.score, goal.name, self._aggregate, constraints)
+        objective = RobustObjective(engines, goal.score, goal.name, self._aggregate, constraints,
+                                    goal.stats_names)
         aggregate = self._aggregate if isinstance(self._aggregate, str) else getattr(
             self._aggregate, "__name__", repr(self._aggregate))
         facts = {"aggregate": aggregate, "datasets": [e.fingerprint() for e in engines]}
-        return objective, robust_metric_names(len(engines), goal.name), facts
+        return objective, robust_metric_names(len(engines), goal.name, goal.stats_names), facts
 
     def run(self, **params: Any) -> pd.DataFrame:  # type: ignore[override]
         return _stats_frame(self._backtests, params)

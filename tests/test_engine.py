@@ -129,3 +129,20 @@ def test_columns_of_no_trades_are_those_of_empty_lists(kind: str) -> None:
     assert {key: (value.dtype, value.shape) for key, value in found.items()} == {
         key: (value.dtype, value.shape) for key, value in expected.items()}
     assert found["EntryBar"] is not found["ExitBar"]  # callers may shift one and not the other
+
+
+@pytest.mark.parametrize("kind", ["daily", "minutes", "numbers"])
+@pytest.mark.parametrize("seed", range(3))
+def test_a_subset_of_keys_is_computed_alone_and_to_the_same_bit(kind: str, seed: int) -> None:
+    n = int(np.random.default_rng(seed).integers(3, 150))
+    backtest = Backtest(bars(n, INDEXES[kind](n), seed), Random, commission=0.002)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        full = backtest._engine.numbers({"seed": seed})
+        for key in [k for k in full if k != "_strategy"]:
+            alone = backtest._engine.numbers({"seed": seed}, keys=[key])
+            assert same(alone[key], full[key]), key
+            assert len(alone) < len(full)  # only the part the key needs
+        lean = backtest._engine.numbers({"seed": seed}, keys=["Equity Final [$]"])
+    assert "# Trades" in lean and "Sharpe Ratio" not in lean and "Max. Drawdown [%]" not in lean
+    assert list(lean) == [key for key in full if key in lean]  # in the stats' order

@@ -12,7 +12,7 @@ from backtestkit.optimize._trial import Study
 #: What must be the same for a search to resume a stored study, in the order a mismatch is told.
 RESUME_KEYS = ("strategy", "strategy_source", "data", "settings", "objective", "maximize", "space",
                "constraint", "constraints", "method", "options", "seed", "objectives", "aggregate",
-               "datasets")
+               "datasets", "metrics")
 
 
 def open_study(storage: str | os.PathLike[str], name: str, study: Study, owner: str, *,

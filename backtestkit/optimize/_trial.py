@@ -39,7 +39,8 @@ class Trial:
         params: parameter name -> value.
         state: one of :data:`STATES`.
         value: the objective's value, in its own direction (NaN unless ``state == 'ok'``).
-        metrics: every numeric stats key of the run (empty for a plain function objective).
+        metrics: the stats keys the study keeps (``metric_names``: by default every numeric one) of
+            the run (empty for a plain function objective).
         duration: seconds the run took in its worker.
         error: the exception's text, for a failed trial; the broken constraint, for an infeasible one.
     """
