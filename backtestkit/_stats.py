@@ -230,18 +230,17 @@ def warmup_bars(strategy: object, n_bars: int) -> int:
 
 
 def _overview(
-    times: Clock, equity: FloatArray, close: FloatArray, trades: Trades, warmup: int, with_fees: bool
+    times: Clock, equity: FloatArray, close: FloatArray, trades: Trades, warmup: int, with_fees: bool,
+    exposure: bool = True,
 ) -> dict[str, Any]:
-    """Start .. Buy & Hold Return [%]: the run's span, exposure, final equity and plain returns."""
-    held = bars_held(np.asarray(trades["EntryBar"]), np.asarray(trades["ExitBar"]))
-    overview = {
-        "Start": times.start,
-        "End": times.end,
-        "Duration": times.duration,
-        "Exposure Time [%]": np.float64(held) / len(equity) * 100,
-        "Equity Final [$]": equity[-1],
-        "Equity Peak [$]": np.maximum.reduce(equity),
-    }
+    """Start .. Buy & Hold Return [%]: the run's span, exposure (if ``exposure``), final equity and
+    plain returns."""
+    overview = {"Start": times.start, "End": times.end, "Duration": times.duration}
+    if exposure:
+        held = bars_held(np.asarray(trades["EntryBar"]), np.asarray(trades["ExitBar"]))
+        overview["Exposure Time [%]"] = np.float64(held) / len(equity) * 100
+    overview["Equity Final [$]"] = equity[-1]
+    overview["Equity Peak [$]"] = np.maximum.reduce(equity)
     fees = np.add.reduce(np.asarray(trades["Commission"], dtype=np.float64)) if with_fees else 0.0
     if fees:
         overview["Commissions [$]"] = fees
@@ -365,16 +364,17 @@ def stats_dict(
 ) -> dict[str, Any]:  # fmt: skip
     """Every stat but the frames, keyed in order, from arrays: the values of the stats Series, to the bit.
     ``times`` and ``warmup`` as for :func:`stats_series`. Given ``keys``, only the stats those need are
-    computed (Start .. Buy & Hold Return, ``# Trades`` and ``_strategy`` always are; see
+    computed (Start .. Buy & Hold Return but the exposure, ``# Trades`` and ``_strategy`` always are; see
     :func:`parts_for`), each to the same bit.
     """
     parts = _ALL_PARTS if keys is None else parts_for(keys)
     return _computed(trades, equity, bars, strategy, risk_free_rate, with_fees, times, warmup, parts)[0]
 
 
-#: The stats computed together beyond the overview (Start .. Buy & Hold Return), ``# Trades`` and
-#: ``_strategy``, which every run computes: a subset of keys costs only its parts.
+#: The stats computed together beyond the overview (Start .. Buy & Hold Return but the exposure),
+#: ``# Trades`` and ``_strategy``, which every run computes: a subset of keys costs only its parts.
 _PARTS: dict[str, tuple[str, ...]] = {
+    "exposure": ("Exposure Time [%]",),
     "annualised": _ANNUALISED_KEYS,
     "beta": ("Alpha [%]", "Beta"),
     "drawdowns": STATS_KEYS[17:21],  # Max. Drawdown [%] .. Avg. Drawdown Duration
@@ -413,7 +413,7 @@ def _stats_dict(
     trades: Trades, equity: FloatArray, bars: pd.DataFrame, strategy: object, risk_free_rate: float,
     with_fees: bool, times: Clock, warmup: int, parts: frozenset[str],
 ) -> tuple[dict[str, Any], tuple[FloatArray, IntArray, npt.NDArray[Any]] | None]:  # fmt: skip
-    stats = _overview(times, equity, times.close, trades, warmup, with_fees)
+    stats = _overview(times, equity, times.close, trades, warmup, with_fees, "exposure" in parts)
     dd = drawdown(equity) if parts & {"annualised", "drawdowns", "ulcer"} else None
     max_dd = _finite(np.maximum.reduce(dd)) if dd is not None else None
     returns = _period_returns(equity, times.last_bars) if parts & {"annualised", "omega"} else None
