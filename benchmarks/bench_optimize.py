@@ -12,6 +12,8 @@ Targets:
   3. skopt time outside the backtests (n_jobs=1)                  median <= 20 ms per evaluation
   4. grid of 25k then 100k combinations, return_heatmap=True      peak RSS grows by <= 4x the heatmap's
                                                                    growth + 8 MiB
+     (judged on the default, which keeps every stat of every trial; the same grids with metrics=[]
+     are shown too)
 The grid comparison is timed only if both libraries evaluate as many combinations and find the same
 best parameters and value; any failed check makes the exit status 1.
 """
@@ -453,15 +455,16 @@ def hold_strategy(library: Library) -> type:
 
 def memory_child(stage: str, entries: int, holds: int, n_sizes: int) -> None:
     """Child process body: import ours and build the Backtest; ``run`` also optimises over
-    ``entries * holds * n_sizes`` combinations on 2 workers. Prints ``name value`` lines."""
+    ``entries * holds * n_sizes`` combinations on 2 workers (``lean``: the same, keeping only the
+    objective and # Trades of each trial, ``metrics=[]``). Prints ``name value`` lines."""
     library = load_library(OURS)
     backtest = library.package.Backtest(synthetic_ohlcv(MEMORY_BARS), hold_strategy(library))
-    if stage == "run":
+    if stage in ("run", "lean"):
         start = time.perf_counter()
         _, heatmap = backtest.optimize(
             entry=range(5, 5 + entries), hold=range(1, 1 + holds),
-            size=[k / 100 for k in range(1, 1 + n_sizes)],
-            maximize=GRID_OBJECTIVE, n_jobs=2, show_progress=False, return_heatmap=True)
+            size=[k / 100 for k in range(1, 1 + n_sizes)], maximize=GRID_OBJECTIVE, n_jobs=2,
+            show_progress=False, return_heatmap=True, **({"metrics": []} if stage == "lean" else {}))
         print(f"seconds {time.perf_counter() - start}")
         print(f"combinations {len(heatmap)}")
         print(f"heatmap_mib {heatmap.memory_usage(deep=True) / 2**20}")
@@ -478,15 +481,17 @@ def memory_section(sizes: Sizes) -> tuple[float, float]:
     print(f"4. Memory: Hold (one trade a run) on {MEMORY_BARS} synthetic bars, grid entry x hold x size = "
           f"{entries} x {holds} x ({small} or {large}), n_jobs=2, return_heatmap=True")
     baseline = child_report([__file__, "--memory-child", "baseline", "0", "0", "0"])["main_mib"]
-    reports = [child_report([__file__, "--memory-child", "run", str(entries), str(holds), str(n)])
-               for n in (small, large)]
+    reports = {(stage, n): child_report([__file__, "--memory-child", stage, str(entries), str(holds), str(n)])
+               for stage in ("run", "lean") for n in (small, large)}
     rows = [["baseline (import, build the Backtest)", "", "", "", f"{baseline:.0f}", "", ""]]
-    rows += [[f"optimize, {r['combinations']:,.0f} combinations", format_seconds(r["seconds"]),
-              f"{r['heatmap_mib']:.2f}", f"{r['run_kib']:.1f}", f"{r['main_mib']:.0f}",
-              f"{r['main_mib'] - baseline:.0f}", f"{r['workers_mib']:.0f}"] for r in reports]
+    rows += [[f"optimize, {r['combinations']:,.0f} combinations{', metrics=[]' * (stage == 'lean')}",
+              format_seconds(r["seconds"]), f"{r['heatmap_mib']:.2f}", f"{r['run_kib']:.1f}",
+              f"{r['main_mib']:.0f}", f"{r['main_mib'] - baseline:.0f}", f"{r['workers_mib']:.0f}"]
+             for (stage, _), r in reports.items()]
     print(format_table(["child process", "time", "heatmap MiB", "one run's stats KiB", "peak RSS MiB",
                         "over baseline", "largest worker's peak MiB"], rows))
-    small_run, large_run = reports
+    small_run, large_run = reports["run", small], reports["run", large]
+    lean_growth = reports["lean", large]["main_mib"] - reports["lean", small]["main_mib"]
     extra = large_run["combinations"] - small_run["combinations"]
     growth = large_run["main_mib"] - small_run["main_mib"]
     limit = 4 * (large_run["heatmap_mib"] - small_run["heatmap_mib"]) + 8
@@ -494,7 +499,8 @@ def memory_section(sizes: Sizes) -> tuple[float, float]:
     print(f"   {extra:,.0f} more combinations: peak +{growth:.1f} MiB ({growth * 2**20 / extra:.0f} bytes a "
           f"combination; the heatmap takes {heatmap_bytes:.0f}), "
           f"limit {limit:.1f} MiB; keeping every run's stats would take "
-          f"{extra * large_run['run_kib'] / 2**10:,.0f} MiB more\n")
+          f"{extra * large_run['run_kib'] / 2**10:,.0f} MiB more; with metrics=[], the peak grows "
+          f"{lean_growth:.1f} MiB ({lean_growth * 2**20 / extra:.0f} bytes a combination)\n")
     return growth, limit
 
 
