@@ -259,13 +259,13 @@ def timed_backtest(library: Library) -> type:
         def stats(self, params: dict[str, Any]) -> Any:
             return self._timed(super().stats, params)
 
-        def numbers(self, params: dict[str, Any]) -> Any:
-            return self._timed(super().numbers, params)
+        def numbers(self, params: dict[str, Any], keys: Any = None) -> Any:
+            return self._timed(super().numbers, params, keys)
 
-        def _timed(self, run: Callable[[dict[str, Any]], Any], params: dict[str, Any]) -> Any:
+        def _timed(self, run: Callable[..., Any], params: dict[str, Any], *keys: Any) -> Any:
             start = time.perf_counter()
             try:
-                return run(params)
+                return run(params, *keys)
             finally:
                 self.clock.seconds += time.perf_counter() - start
 

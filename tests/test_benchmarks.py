@@ -25,7 +25,7 @@ SCRIPTS = {
     "bench_pareto.py": (["--quick"], None, ["on the front", "vs one by one"]),
     "bench_validation.py": (["--quick"], 2, ["walk_forward / by hand"]),
     "bench_methods.py": (["--quick"], None, ["genetic", "euler", "random", "skopt", "overhead/eval"]),
-    "bench_signals.py": (["--quick"], 3, ["by phase", "kernel", "speed-up"]),
+    "bench_signals.py": (["--quick"], 4, ["by phase", "kernel", "speed-up"]),
 }
 
 
