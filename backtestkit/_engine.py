@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import inspect
+import weakref
 from collections.abc import Callable, Collection
 from math import inf
 from typing import Any
@@ -208,16 +209,29 @@ class Engine:
 
     def strategy_hash(self) -> str:
         """A short hash of the strategy's source, its bases' included (the class name alone when the
-        source is not available, as for a class typed into an interactive prompt)."""
-        digest = hashlib.sha256()
-        for cls in self.strategy.__mro__:
-            if cls is Strategy or cls is object:
-                break
-            try:
-                digest.update(inspect.getsource(cls).encode())
-            except (OSError, TypeError):
-                digest.update(cls.__qualname__.encode())
-        return digest.hexdigest()[:16]
+        source is not available, as for a class typed into an interactive prompt). Worked out once per
+        class: finding a class's source parses its whole module, some 10 ms a class, on every search."""
+        known = _SOURCE_HASHES.get(self.strategy)
+        if known is None:
+            known = _SOURCE_HASHES[self.strategy] = _source_hash(self.strategy)
+        return known
+
+
+#: Each strategy class's :func:`_source_hash`, for as long as the class lives. A class edited and run
+#: again is a new class (a new hash); its old source on disk edited under it is not what it runs.
+_SOURCE_HASHES: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
+
+
+def _source_hash(strategy: type[Strategy]) -> str:
+    digest = hashlib.sha256()
+    for cls in strategy.__mro__:
+        if cls is Strategy or cls is object:
+            break
+        try:
+            digest.update(inspect.getsource(cls).encode())
+        except (OSError, TypeError):
+            digest.update(cls.__qualname__.encode())
+    return digest.hexdigest()[:16]
 
 
 class _Series(dict):

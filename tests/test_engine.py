@@ -146,3 +146,21 @@ def test_a_subset_of_keys_is_computed_alone_and_to_the_same_bit(kind: str, seed:
         lean = backtest._engine.numbers({"seed": seed}, keys=["Equity Final [$]"])
     assert "# Trades" in lean and "Sharpe Ratio" not in lean and "Max. Drawdown [%]" not in lean
     assert list(lean) == [key for key in full if key in lean]  # in the stats' order
+
+
+def test_the_strategy_source_is_read_once_per_class(monkeypatch):
+    import inspect
+
+    class Twice(Random):
+        def next(self) -> None:
+            super().next()
+            super().next()
+
+    read = []
+    getsource = inspect.getsource
+    monkeypatch.setattr(inspect, "getsource", lambda obj: read.append(obj) or getsource(obj))
+    data = bars(20, INDEXES["daily"](20), 0)
+    first = Backtest(data, Twice)._engine.strategy_hash()
+    assert read == [Twice, Random]  # the class and its bases up to Strategy
+    assert Backtest(data.iloc[:10], Twice)._engine.strategy_hash() == first and len(read) == 2
+    assert Backtest(data, Random)._engine.strategy_hash() not in (first, None)
