@@ -120,7 +120,8 @@ class IndicatorCache:
         meta = getattr(array, "_meta", None)
         if meta is None:
             return None
-        name, index = meta().get("name"), meta().get("index")
+        found = meta()
+        name, index = found.get("name"), found.get("index")
         return (self._value_key(name), None if index is None else self._index_digest(index))
 
     def _index_digest(self, index: Any) -> Any:

@@ -232,7 +232,7 @@ def _events(values: Sequence[float]) -> np.ndarray:
 
 
 #: What SignalStrategy's bar-by-bar run calls: a subclass that defines any of them runs bar by bar.
-_SIGNAL_PATH = ("next", "buy", "sell", "_order", "trades", "position")
+_SIGNAL_PATH = frozenset(("next", "buy", "sell", "_order", "trades", "position"))
 
 
 class SignalStrategy(Strategy):
@@ -258,12 +258,11 @@ class SignalStrategy(Strategy):
         """The signals as the compiled kernel takes them, if :meth:`next` below is all that runs on each
         bar (nothing it calls replaced: by a subclass, a mixin or an attribute set on the instance) and
         they are one number a bar."""
-        if any(name in self.__dict__ for name in _SIGNAL_PATH) or any(
-                name in vars(cls) for cls in type(self).__mro__ if cls not in (SignalStrategy, Strategy)
-                for name in _SIGNAL_PATH):
+        if not _SIGNAL_PATH.isdisjoint(self.__dict__) or any(
+                not _SIGNAL_PATH.isdisjoint(vars(cls)) for cls in type(self).__mro__
+                if cls is not SignalStrategy and cls is not Strategy):
             return None
-        none = np.zeros(len(self._data))
-        signals = tuple(none if a is None else np.asarray(a, dtype=float)
+        signals = tuple(np.zeros(len(self._data)) if a is None else np.asarray(a, dtype=float)
                         for a in (self._entry_signal, self._exit_signal))
         return signals if all(a.ndim == 1 for a in signals) else None  # type: ignore[return-value]
 
