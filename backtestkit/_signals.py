@@ -29,9 +29,10 @@ from backtestkit._trades import frame_of, trade_columns
 
 def _kernel() -> ModuleType:
     """The kernel's module, imported on the first compiled run: numba is imported with it."""
-    from backtestkit import _signal_kernel
-
-    return _signal_kernel
+    module = sys.modules.get("backtestkit._signal_kernel")
+    if module is None:
+        from backtestkit import _signal_kernel as module
+    return module
 
 
 #: Seconds the process's first compiled run may take before a note on stderr says what it waits for:

@@ -431,7 +431,7 @@ def _stats_dict(
     if "trades" in parts:
         stats.update(_trade_stats(trades, times.resolution, times.missing))
     else:
-        stats["# Trades"] = len(trades["PnL"])
+        stats["# Trades"] = len(trades["EntryBar"])
     if "omega" in parts:
         stats["Omega Ratio"] = omega_ratio(returns)
     if "ulcer" in parts:

@@ -40,25 +40,39 @@ def stats_columns(trades: list, index: pd.Index) -> dict[str, np.ndarray]:
 
 def trade_columns(sizes: np.ndarray, entry_bars: np.ndarray, exit_bars: np.ndarray, entry: np.ndarray,
                   exit_: np.ndarray, fee: np.ndarray, index: pd.Index) -> dict[str, np.ndarray]:
-    """:func:`stats_columns` from the trades' sizes, bars, prices and commissions.
+    """:func:`stats_columns` from the trades' sizes, bars, prices and commissions."""
+    if not len(sizes):
+        return _no_trades(index)
+    return _Columns(sizes, entry_bars, exit_bars, entry, exit_, fee, index)
+
+
+class _Columns(dict):
+    """:func:`trade_columns`' columns, the PnL, ReturnPct and Duration worked out when first read (a
+    search's run that keeps a few stats reads none of them), from the arrays given: a column replaced
+    before (a window's bars counted from its start) does not change them.
 
     P/L and return are computed with the formulas of ``Trade.pl`` and ``Trade.pl_pct``, operation
     for operation, so they equal those properties exactly.
     """
-    if not len(sizes):
-        return _no_trades(index)
-    size = sizes.astype(float)
-    return {
-        "Size": sizes,
-        "EntryBar": entry_bars,
-        "ExitBar": exit_bars,
-        "EntryPrice": entry,
-        "ExitPrice": exit_,
-        "PnL": size * (exit_ - entry) - fee,
-        "Commission": fee,
-        "ReturnPct": np.copysign(1.0, size) * (exit_ / entry - 1) - fee / (np.abs(size) * entry),
-        "Duration": trade_durations(index, entry_bars, exit_bars),
-    }
+
+    def __init__(self, sizes: np.ndarray, entry_bars: np.ndarray, exit_bars: np.ndarray, entry: np.ndarray,
+                 exit_: np.ndarray, fee: np.ndarray, index: pd.Index) -> None:
+        super().__init__(Size=sizes, EntryBar=entry_bars, ExitBar=exit_bars, EntryPrice=entry,
+                         ExitPrice=exit_, Commission=fee)
+        self._given = (sizes.astype(float), entry_bars, exit_bars, entry, exit_, fee, index)
+
+    def __missing__(self, key: str) -> np.ndarray:
+        size, entry_bars, exit_bars, entry, exit_, fee, index = self._given
+        if key == "PnL":
+            value = size * (exit_ - entry) - fee
+        elif key == "ReturnPct":
+            value = np.copysign(1.0, size) * (exit_ / entry - 1) - fee / (np.abs(size) * entry)
+        elif key == "Duration":
+            value = trade_durations(index, entry_bars, exit_bars)
+        else:
+            raise KeyError(key)
+        self[key] = value
+        return value
 
 
 def _no_trades(index: pd.Index) -> dict[str, np.ndarray]:

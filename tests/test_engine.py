@@ -164,3 +164,20 @@ def test_the_strategy_source_is_read_once_per_class(monkeypatch):
     assert read == [Twice, Random]  # the class and its bases up to Strategy
     assert Backtest(data.iloc[:10], Twice)._engine.strategy_hash() == first and len(read) == 2
     assert Backtest(data, Random)._engine.strategy_hash() not in (first, None)
+
+
+def test_derived_trade_columns_are_worked_out_when_read_from_the_bars_given() -> None:
+    from backtestkit._trades import trade_columns, trade_durations
+
+    index = INDEXES["minutes"](50)
+    sizes, entry_bars, exit_bars = np.array([3, -2]), np.array([4, 10]), np.array([9, 30])
+    entry, exit_, fee = np.array([100.0, 101.0]), np.array([102.0, 99.5]), np.array([0.6, 0.4])
+    columns = trade_columns(sizes, entry_bars, exit_bars, entry, exit_, fee, index)
+    assert "PnL" not in columns and "Duration" not in columns  # not computed yet
+    columns["EntryBar"] = columns["EntryBar"] - 4  # as a window counts them from its first bar
+    assert np.array_equal(columns["Duration"], trade_durations(index, entry_bars, exit_bars))
+    assert columns["PnL"].tolist() == [3 * (102.0 - 100.0) - 0.6, -2 * (99.5 - 101.0) - 0.4]
+    assert columns["ReturnPct"].tolist() == [102.0 / 100.0 - 1 - 0.6 / 300.0,
+                                             -(99.5 / 101.0 - 1) - 0.4 / 202.0]
+    with pytest.raises(KeyError):
+        columns["Tag"]
