@@ -3,6 +3,7 @@ vectorbt's vectorised grid where it is installed, and where one of our runs spen
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import statistics
 import time
@@ -34,13 +35,13 @@ def one_core(seconds_ours: float, cpu_oracle: float, n_combinations: int) -> One
     return OneCore(ours * 1e3, oracle / ours)
 
 
-def vectorbt_line(close: pd.Series, pairs: list[tuple[int, int]], repeat: int,
-                  with_stats: bool = False) -> float | None:
+def vectorbt_grids(close: pd.Series, pairs: list[tuple[int, int]],
+                   with_stats: bool = False) -> dict[str, Callable[[], Any]] | None:
     """vectorbt's vectorised SmaCross grid over the same pairs (long on a cross up, flat on a cross
-    down: a different strategy from ours, shown for scale), or a note that it is not installed;
-    returns its seconds per combination (None without vectorbt). Its final values only, as a grid
-    search needs at the least; ``with_stats`` also times the grid with its stats for every
-    combination (``Portfolio.stats``), as each of our runs computes ours."""
+    down: a different strategy from ours, shown for scale), warmed up, by label: its final values
+    only, as a grid search needs at the least, and with ``with_stats`` its stats for every
+    combination too (``Portfolio.stats``), as each of our runs computes ours. None (and a note) when
+    vectorbt is not installed."""
     if importlib.util.find_spec("vectorbt") is None:
         print("   vectorbt: not installed (pip install vectorbt to add it to this comparison)")
         return None
@@ -52,17 +53,31 @@ def vectorbt_line(close: pd.Series, pairs: list[tuple[int, int]], repeat: int,
         entries, exits = fast.ma_crossed_above(slow), fast.ma_crossed_below(slow)
         return vbt.Portfolio.from_signals(close, entries, exits, init_cash=10_000)
 
-    runs = {"final values": lambda: portfolio().final_value()}
+    grids = {VECTORBT_FINAL: lambda: portfolio().final_value()}
     if with_stats:
-        runs["with its stats"] = lambda: portfolio().stats(agg_func=None)
-    per = {}
-    for label, grid in runs.items():
+        grids["vectorbt, with its stats"] = lambda: portfolio().stats(agg_func=None)
+    for grid in grids.values():
         grid()  # the warm-up: numba compiles here
-        per[label] = _median_seconds(grid, repeat) / len(pairs)
-    shown = "; ".join(f"{label} {format_seconds(seconds)}" for label, seconds in per.items())
-    print(f"   vectorbt {vbt.__version__}, its vectorised grid (MA crosses, long only; for scale), per "
-          f"combination: {shown}")
-    return per["final values"]
+    return grids
+
+
+VECTORBT_FINAL = "vectorbt, final values"
+
+
+def vectorbt_version() -> str:
+    return f"vectorbt {importlib.metadata.version('vectorbt')}"
+
+
+def vectorbt_line(close: pd.Series, pairs: list[tuple[int, int]], repeat: int) -> float | None:
+    """Print vectorbt's grid of final values (see :func:`vectorbt_grids`) per combination; returns its
+    seconds per combination (None without vectorbt)."""
+    grids = vectorbt_grids(close, pairs)
+    if grids is None:
+        return None
+    seconds = _median_seconds(grids[VECTORBT_FINAL], repeat) / len(pairs)
+    print(f"   {vectorbt_version()}, its vectorised grid (MA crosses, long only; for scale), per "
+          f"combination: final values {format_seconds(seconds)}")
+    return seconds
 
 
 def phases_line(engine: Any, combinations: list[dict[str, Any]], repeat: int) -> None:

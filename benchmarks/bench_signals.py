@@ -43,7 +43,7 @@ from _common import (
     synthetic_ohlcv,
     time_alternating,
 )
-from _grid_extras import vectorbt_line
+from _grid_extras import VECTORBT_FINAL, vectorbt_grids, vectorbt_version
 from bench_engine import positive_int
 
 SIGNALS_SPEED_UP = 50.0
@@ -127,14 +127,17 @@ def grid(ours: Library, sizes: Sizes, repeat: int) -> tuple[float, float | None]
                    heatmap.equals(first)) for label, heatmap in heatmaps.items() if heatmap is not first)
     if not ok:
         return None
-    timings = time_alternating(calls, repeat)
+    vectorbt = vectorbt_grids(data.Close, pairs, with_stats=True) or {}  # timed in the same rounds
+    timings = time_alternating({**calls, **vectorbt}, repeat)
     per = {label: t.median / len(pairs) for label, t in timings.items()}
     rows = [[label, format_seconds(per[label]), format_seconds(t.min / len(pairs)),
              f"{per[label] / per['signals, compiled']:.1f}x"] for label, t in timings.items()]
     print(format_table(["run", "median per combination", "min", "vs compiled"], rows))
-    vectorbt = vectorbt_line(data.Close, pairs, repeat, with_stats=True)
+    if vectorbt:
+        print(f"   vectorbt's rows: {vectorbt_version()}'s vectorised grid over the same pairs, timed in the "
+              "same rounds (MA crosses, long only: a different strategy, for scale)")
     print(compiled_phases(signals._engine, [{"n1": a, "n2": b} for a, b in pairs], repeat) + "\n")
-    return per[LEAN], vectorbt
+    return per[LEAN], per.get(VECTORBT_FINAL)
 
 
 def compiled_phases(engine: Any, combinations: list[dict[str, Any]], repeat: int) -> str:
