@@ -12,7 +12,6 @@ import functools
 import inspect
 import math
 import numbers
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -135,9 +134,6 @@ def keys_read(function: Any) -> frozenset[str] | None:
     return getattr(function, "reads", None)
 
 
-_in_batch = threading.local()  # .settings: those of the Objective.batch() this thread's runs are in
-
-
 class Objective:
     """``params -> Outcome`` for the search methods: one run, its stats and the user's objective.
 
@@ -159,29 +155,12 @@ class Objective:
         self.share_indicators = _settings.indicator_cache  # read here: workers get it with the objective
         self.compiled_signals = _settings.compiled_signals
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """What each run needs (engine warnings quiet, indicators shared, the compiled path switched
-        as when the search began), entered once around a batch of runs (the runner does) rather than
-        once per run, which on a short run costs some 4% of it."""
-        settings = (self.share_indicators, self.compiled_signals)
-        if getattr(_in_batch, "settings", None) == settings:
-            yield
-            return
-        outer = getattr(_in_batch, "settings", None)
-        with quiet_runs(), sharing(self.share_indicators), _settings.compiling(self.compiled_signals):
-            _in_batch.settings = settings
-            try:
-                yield
-            finally:
-                _in_batch.settings = outer
-
     def __call__(self, params: dict[str, Any]) -> Outcome:
         """The outcome of one combination: 'no_trades' (value NaN, ranked last, as in backtesting.py)
         when it made no trade, 'infeasible' (value NaN, the first broken constraint as its error) when
         its stats break a result constraint, else 'ok' with the objective's value."""
         started = time.perf_counter()
-        with self.batch():
+        with quiet_runs(), sharing(self.share_indicators), _settings.compiling(self.compiled_signals):
             stats = (self.engine.stats(params) if self.full_stats
                      else self.engine.numbers(params, keys=self.keys))
         metrics = metric_values(stats, self.names)

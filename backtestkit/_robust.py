@@ -66,10 +66,6 @@ class RobustObjective:
         self.aggregate = aggregate
         self.reduce = aggregate_function(aggregate)
 
-    def batch(self) -> Any:
-        """:meth:`Objective.batch`, which every data set's objective shares."""
-        return self.objectives[0].batch()
-
     def __call__(self, params: dict[str, Any]) -> Outcome:
         outcomes = [objective(params) for objective in self.objectives]
         matrix = np.array([o.metrics for o in outcomes], dtype=float)  # a row per data set

@@ -28,11 +28,12 @@ from backtestkit._trades import frame_of, trade_columns
 
 
 def _kernel() -> ModuleType:
-    """The kernel's module, imported on the first compiled run: numba is imported with it."""
-    module = sys.modules.get("backtestkit._signal_kernel")
-    if module is None:
-        from backtestkit import _signal_kernel as module
-    return module
+    """The kernel's module, imported on the first compiled run: numba is imported with it. (An import
+    statement, not a look in ``sys.modules``, which holds a module from the start of its import: a
+    second thread would find it half made.)"""
+    from backtestkit import _signal_kernel
+
+    return _signal_kernel
 
 
 #: Seconds the process's first compiled run may take before a note on stderr says what it waits for:

@@ -178,21 +178,3 @@ def test_expressions_and_constraints_travel_to_worker_processes():
     columns = ["n1", "n2", "value", "state"]
     pd.testing.assert_frame_equal(one[columns].sort_values(["n1", "n2"]).reset_index(drop=True),
                                   two[columns].sort_values(["n1", "n2"]).reset_index(drop=True))
-
-
-def test_a_batch_of_runs_sets_up_what_they_share_once(monkeypatch) -> None:
-    from backtestkit import _cache, _objective, _settings
-    from backtestkit._objective import Objective, _StatsKey
-    from backtestkit.optimize._runner import evaluate_batch
-    from tests.test_backtest import SmaCross
-
-    entered = []
-    quiet_runs = _objective.quiet_runs
-    monkeypatch.setattr(_objective, "quiet_runs", lambda: entered.append(1) or quiet_runs())
-    objective = Objective(Backtest(GOOG.iloc[:300], SmaCross)._engine, _StatsKey("SQN"))  # trades left open
-    batch = [{"n1": n1, "n2": 30} for n1 in (5, 10, 15)]
-    outcomes, failure = evaluate_batch(objective, batch)  # the open trades' warning stays quiet
-    assert failure is None and len(outcomes) == 3 and len(entered) == 1
-    assert [o.value for o in outcomes] == [objective(params).value for params in batch]  # alone: each enters
-    assert len(entered) == 4
-    assert _cache.active() is None and _settings.compiled_signals and not _objective._in_batch.settings

@@ -7,7 +7,6 @@ The objective travels once per batch of combinations, not once per combination.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 import os
@@ -77,19 +76,13 @@ def _outcome(value: Any, duration: float) -> Outcome:
 
 def evaluate_batch(objective: Objective, batch: list[dict[str, Any]],
                    driver_pid: int | None = None) -> tuple[list[Outcome], _Failure | None]:
-    """Run the objective on each combination of a batch (this is what a worker executes), inside the
-    objective's ``batch()`` context when it has one (what its runs share, set up once a batch).
+    """Run the objective on each combination of a batch (this is what a worker executes).
 
     Stops at the first combination that raises: its outcome is 'failed', and the failure goes back.
     Ctrl-C in this process stops it too, and the outcomes finished before it go back.
     """
     if driver_pid is not None:
         _exit_with(driver_pid)
-    with getattr(objective, "batch", contextlib.nullcontext)():
-        return _evaluate(objective, batch)
-
-
-def _evaluate(objective: Objective, batch: list[dict[str, Any]]) -> tuple[list[Outcome], _Failure | None]:
     outcomes: list[Outcome] = []
     for params in batch:
         started = time.perf_counter()
