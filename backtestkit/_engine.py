@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import inspect
+import itertools
 import weakref
 from collections.abc import Callable, Collection
 from math import inf
@@ -209,24 +210,50 @@ class Engine:
 
     def strategy_hash(self) -> str:
         """A short hash of the strategy's source, its bases' included (the class name alone when the
-        source is not available, as for a class typed into an interactive prompt). Worked out once per
-        class: finding a class's source parses its whole module, some 10 ms a class, on every search."""
+        source is not available, as for a class typed into an interactive prompt). Worked out again
+        only when the class's contents changed: finding a class's source parses its whole module,
+        some 10 ms a class, on every search."""
+        contents = _contents(self.strategy)
         known = _SOURCE_HASHES.get(self.strategy)
-        if known is None:
-            known = _SOURCE_HASHES[self.strategy] = _source_hash(self.strategy)
-        return known
+        if known is None or not _same(known[0], contents):
+            known = _SOURCE_HASHES[self.strategy] = (contents, _source_hash(self.strategy))
+        return known[1]
 
 
-#: Each strategy class's :func:`_source_hash`, for as long as the class lives. A class edited and run
-#: again is a new class (a new hash); its old source on disk edited under it is not what it runs.
-_SOURCE_HASHES: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
+#: Each strategy class's :func:`_source_hash`, with the :func:`_contents` it was worked out for, for as
+#: long as the class lives. A class run again after an edit is a new class; one whose methods were
+#: swapped in place (IPython's autoreload) has other contents.
+_SOURCE_HASHES: weakref.WeakKeyDictionary[type, tuple[tuple[Any, ...], str]] = weakref.WeakKeyDictionary()
+
+
+def _contents(strategy: type[Strategy]) -> tuple[tuple[str, Any], ...]:
+    """What the class and its bases up to Strategy hold that an edit in place changes: each method's
+    code and each plain attribute (a parameter's default). Nothing that refers back to the class."""
+    found = []
+    for cls in _own_classes(strategy):
+        for name, value in vars(cls).items():
+            function = getattr(value, "__func__", None) or getattr(value, "fget", None) or value
+            code = getattr(function, "__code__", None)  # a method's, a staticmethod's, a property's
+            if code is not None:
+                found.append((name, code))
+            elif isinstance(value, (int, float, str, bytes, type(None))):
+                found.append((name, value))
+    return tuple(found)
+
+
+def _same(before: tuple[tuple[str, Any], ...], now: tuple[tuple[str, Any], ...]) -> bool:
+    return len(before) == len(now) and all(
+        a[0] == b[0] and (a[1] is b[1] or a[1] == b[1]) for a, b in zip(before, now, strict=True))
+
+
+def _own_classes(strategy: type[Strategy]) -> list[type]:
+    """The strategy's class and its bases before Strategy, in method resolution order."""
+    return list(itertools.takewhile(lambda cls: cls is not Strategy and cls is not object, strategy.__mro__))
 
 
 def _source_hash(strategy: type[Strategy]) -> str:
     digest = hashlib.sha256()
-    for cls in strategy.__mro__:
-        if cls is Strategy or cls is object:
-            break
+    for cls in _own_classes(strategy):
         try:
             digest.update(inspect.getsource(cls).encode())
         except (OSError, TypeError):

@@ -166,6 +166,37 @@ def test_the_strategy_source_is_read_once_per_class(monkeypatch):
     assert Backtest(data, Random)._engine.strategy_hash() not in (first, None)
 
 
+def test_a_strategy_edited_in_place_is_hashed_again(monkeypatch):
+    """IPython's autoreload swaps a method's code in the class it had: the source is read again."""
+    import gc
+    import inspect
+    import weakref
+
+    from backtestkit import _engine
+
+    def make():
+        class Edited(Random):
+            def next(self) -> None:
+                Random.next(self)
+
+        return Edited
+
+    edited, edits = make(), []
+    getsource = inspect.getsource
+    monkeypatch.setattr(inspect, "getsource", lambda obj: getsource(obj) + "#" * len(edits))
+    data = bars(20, INDEXES["daily"](20), 0)
+    before = Backtest(data, edited)._engine.strategy_hash()
+    assert Backtest(data, edited)._engine.strategy_hash() == before  # nothing changed: kept
+    edits.append(1)
+    edited.next.__code__ = (lambda self: None).__code__  # as autoreload patches a method
+    assert Backtest(data, edited)._engine.strategy_hash() != before
+    alive = weakref.ref(edited)
+    del edited
+    gc.collect()
+    assert alive() is None  # the hashes kept hold nothing that keeps a class alive
+    assert all(cls is not None for cls in _engine._SOURCE_HASHES.keys())
+
+
 def test_derived_trade_columns_are_worked_out_when_read_from_the_bars_given() -> None:
     from backtestkit._trades import trade_columns, trade_durations
 
