@@ -170,12 +170,14 @@ class Backtest:
         result if ``return_optimization``, then the :class:`~backtestkit.optimize.Study` (every
         trial, its state and stats) if ``return_study``.
         """
-        options = [name for name, p in inspect.signature(Backtest.optimize).parameters.items()
-                   if p.kind is p.KEYWORD_ONLY]
-        self._check_params(params, "Backtest.optimize", options=options)  # maximise=... is a typo
+        given = {name: value for name, value in locals().items() if name not in ("self", "params")}
+        defaults = {name: p.default for name, p in inspect.signature(Backtest.optimize).parameters.items()
+                    if p.kind is p.KEYWORD_ONLY}
+        self._check_params(params, "Backtest.optimize", options=defaults)  # maximise=... is a typo
         _check_flags(return_heatmap=return_heatmap, return_optimization=return_optimization,
                      return_study=return_study, dry_run=dry_run)
-        _check_no_clash(self._strategy, options)
+        _check_no_clash(self._strategy, [name for name, default in defaults.items()
+                                         if not _is_default(given[name], default)])
         result_rules = constraints_for(constraints)
         goal = goal_for(maximize, minimize).keeping(metrics, result_rules)  # one objective or several
         if report is not None:
@@ -320,14 +322,21 @@ def _check_flags(**flags: Any) -> None:
             raise param_error("Backtest.optimize", name, "True or False", value, exc=TypeError)
 
 
-def _check_no_clash(strategy: type[Strategy], options: Iterable[str]) -> None:
-    """A strategy parameter named like an optimize() option could never be searched: say so."""
-    clash = sorted(set(strategy_parameters(strategy)) & set(options))
+def _check_no_clash(strategy: type[Strategy], given: Iterable[str]) -> None:
+    """An optimize() option ``given`` that is also a strategy parameter's name may mean either: say so.
+    (A strategy parameter named like an option not given keeps its value, as in backtesting.py.)"""
+    clash = sorted(set(strategy_parameters(strategy)) & set(given))
     if clash:
         names = ", ".join(map(repr, clash))
         raise ValueError(f"{strategy.__name__} has parameters named like options of Backtest.optimize "
-                         f"({names}), so they cannot be searched over. Rename them in the strategy, "
-                         f"e.g. {clash[0]}_ instead of {clash[0]}.")
+                         f"({names}), so they cannot be searched over: the values given go to the "
+                         f"options. Rename them in the strategy, e.g. {clash[0]}_ instead of {clash[0]}.")
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    """Whether an option's value is its default (None, a flag, a name such as 'grid')."""
+    return value is default or (isinstance(value, (str, bool)) and type(value) is type(default)
+                                and value == default)
 
 
 def _states(study: Study) -> str:

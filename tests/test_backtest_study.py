@@ -73,14 +73,18 @@ def test_a_callable_objective_sees_what_run_shows_under_fractional_backtest():
     assert seen == [stats["_trades"]["EntryPrice"].iloc[0]] and seen[0] > 10
 
 
-def test_a_strategy_parameter_named_like_an_option_is_refused():
+def test_a_strategy_parameter_named_like_an_option_given_is_refused():
     class Clash(SmaCross):
         method = "ema"
+        metrics = 2
 
     with pytest.raises(ValueError, match=r"^Clash has parameters named like options of Backtest.optimize "
-                                         r"\('method'\), so they cannot be searched over. Rename them in the "
-                                         r"strategy, e.g. method_ instead of method.$"):
-        optimize(Backtest(DATA, Clash))
+                                         r"\('method', 'metrics'\), so they cannot be searched over: the "
+                                         r"values given go to the options. Rename them in the strategy, e.g. "
+                                         r"method_ instead of method.$"):
+        optimize(Backtest(DATA, Clash), method="random", max_tries=3, metrics=["SQN"])
+    stats = optimize(Backtest(DATA, Clash), method="grid")  # options not given, or at their defaults
+    assert (stats["_strategy"].method, stats["_strategy"].metrics) == ("ema", 2)  # as in backtesting.py
 
 
 def test_no_trades_anywhere_is_said_not_hidden():
