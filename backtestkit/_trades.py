@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
 from operator import attrgetter
 from typing import Any
 
@@ -46,33 +47,54 @@ def trade_columns(sizes: np.ndarray, entry_bars: np.ndarray, exit_bars: np.ndarr
     return _Columns(sizes, entry_bars, exit_bars, entry, exit_, fee, index)
 
 
-class _Columns(dict):
-    """:func:`trade_columns`' columns, the PnL, ReturnPct and Duration worked out when first read (a
-    search's run that keeps a few stats reads none of them), from the arrays given: a column replaced
-    before (a window's bars counted from its start) does not change them.
+class _Columns(MutableMapping):
+    """:func:`trade_columns`' columns, in their order, the PnL, ReturnPct and Duration worked out when
+    first read (a search's run that keeps a few stats reads none of them), from the arrays given: a
+    column replaced before (a window's bars counted from its start) does not change them.
 
     P/L and return are computed with the formulas of ``Trade.pl`` and ``Trade.pl_pct``, operation
     for operation, so they equal those properties exactly.
     """
 
+    _ORDER = ("Size", "EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "PnL", "Commission", "ReturnPct",
+              "Duration")
+
     def __init__(self, sizes: np.ndarray, entry_bars: np.ndarray, exit_bars: np.ndarray, entry: np.ndarray,
                  exit_: np.ndarray, fee: np.ndarray, index: pd.Index) -> None:
-        super().__init__(Size=sizes, EntryBar=entry_bars, ExitBar=exit_bars, EntryPrice=entry,
-                         ExitPrice=exit_, Commission=fee)
+        self._columns: dict[str, Any] = {"Size": sizes, "EntryBar": entry_bars, "ExitBar": exit_bars,
+                                         "EntryPrice": entry, "ExitPrice": exit_, "Commission": fee}
         self._given = (sizes.astype(float), entry_bars, exit_bars, entry, exit_, fee, index)
 
-    def __missing__(self, key: str) -> np.ndarray:
+    def __getitem__(self, key: str) -> Any:
+        found = self._columns.get(key)
+        if found is None:
+            found = self._columns[key] = self._derived(key)
+        return found
+
+    def _derived(self, key: str) -> np.ndarray:
         size, entry_bars, exit_bars, entry, exit_, fee, index = self._given
         if key == "PnL":
-            value = size * (exit_ - entry) - fee
-        elif key == "ReturnPct":
-            value = np.copysign(1.0, size) * (exit_ / entry - 1) - fee / (np.abs(size) * entry)
-        elif key == "Duration":
-            value = trade_durations(index, entry_bars, exit_bars)
-        else:
-            raise KeyError(key)
-        self[key] = value
-        return value
+            return size * (exit_ - entry) - fee
+        if key == "ReturnPct":
+            return np.copysign(1.0, size) * (exit_ / entry - 1) - fee / (np.abs(size) * entry)
+        if key == "Duration":
+            return trade_durations(index, entry_bars, exit_bars)
+        raise KeyError(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._columns[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("The trade columns are fixed; replace a column instead.")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ORDER)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._ORDER
+
+    def __len__(self) -> int:
+        return len(self._ORDER)
 
 
 def _no_trades(index: pd.Index) -> dict[str, np.ndarray]:

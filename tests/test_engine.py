@@ -204,7 +204,9 @@ def test_derived_trade_columns_are_worked_out_when_read_from_the_bars_given() ->
     sizes, entry_bars, exit_bars = np.array([3, -2]), np.array([4, 10]), np.array([9, 30])
     entry, exit_, fee = np.array([100.0, 101.0]), np.array([102.0, 99.5]), np.array([0.6, 0.4])
     columns = trade_columns(sizes, entry_bars, exit_bars, entry, exit_, fee, index)
-    assert "PnL" not in columns and "Duration" not in columns  # not computed yet
+    assert list(columns) == ["Size", "EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "PnL", "Commission",
+                             "ReturnPct", "Duration"] and "PnL" in columns and len(columns) == 9
+    assert "PnL" not in columns._columns and "Duration" not in columns._columns  # not computed yet
     columns["EntryBar"] = columns["EntryBar"] - 4  # as a window counts them from its first bar
     assert np.array_equal(columns["Duration"], trade_durations(index, entry_bars, exit_bars))
     assert columns["PnL"].tolist() == [3 * (102.0 - 100.0) - 0.6, -2 * (99.5 - 101.0) - 0.4]
@@ -212,3 +214,4 @@ def test_derived_trade_columns_are_worked_out_when_read_from_the_bars_given() ->
                                              -(99.5 / 101.0 - 1) - 0.4 / 202.0]
     with pytest.raises(KeyError):
         columns["Tag"]
+    assert columns.get("Tag") is None and dict(columns)["Duration"] is columns["Duration"]
