@@ -109,3 +109,15 @@ def test_a_study_resumes_only_with_the_same_metrics(tmp_path):
 def test_every_numeric_key_is_the_default():
     _, study = optimize(return_study=True)
     assert study.metric_names == NUMERIC_KEYS
+
+
+def test_validation_tables_keep_their_key_stats_with_fewer_metrics():
+    from backtestkit.validation import holdout
+
+    bt = Backtest(DATA, SmaCross, commission=0.002, finalize_trades=True)
+    search = dict(n1=[5, 10], n2=[20, 40], maximize="Return [%]", n_jobs=1, show_progress=False)
+    lean, full = holdout(bt, **search, metrics=[]), holdout(bt, **search)
+    assert not lean.table.isna().any().any()
+    pd.testing.assert_frame_equal(lean.table, full.table)
+    with pytest.raises(TypeError, match="metrics"):
+        holdout(bt, **search, metrics=5)

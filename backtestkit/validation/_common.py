@@ -79,7 +79,11 @@ def run_quietly(bt: Backtest, params: Mapping[str, Any]) -> pd.Series:
 
 
 def search(bt: Backtest, options: Mapping[str, Any]) -> Study:
-    """The study of ``bt.optimize(**options)`` (the best run it returns is not needed)."""
+    """The study of ``bt.optimize(**options)`` (the best run it returns is not needed); with fewer
+    ``metrics`` kept, the :data:`KEY_STATS` the tables show are kept too."""
+    metrics = options.get("metrics")
+    if isinstance(metrics, (str, list, tuple)):  # anything else: optimize() says what is wrong with it
+        options = {**options, "metrics": [*([metrics] if isinstance(metrics, str) else metrics), *KEY_STATS]}
     return bt.optimize(**options, return_study=True)[-1]
 
 

@@ -234,8 +234,9 @@ def _study_sharpes(study: Any, per_year: float, owner: str) -> tuple[int, float]
     if not isinstance(study, Study):
         raise param_error(owner, "study", "a Study (optimize(..., return_study=True))", study, exc=TypeError)
     if "Sharpe Ratio" not in study.metric_names:
-        raise ValueError("The study's trials have no 'Sharpe Ratio' (was it a search over a plain "
-                         "function?): pass n_trials=... and variance=... to deflated_sharpe instead.")
+        raise ValueError("The study's trials have no 'Sharpe Ratio' (a search over a plain function, or "
+                         "one whose optimize(metrics=...) left it out): pass n_trials=... and variance=... "
+                         "to deflated_sharpe instead.")
     frame = study.trials_dataframe()
     sharpes = frame.loc[frame["state"] != "failed", "Sharpe Ratio"].to_numpy(dtype=float)
     sharpes = sharpes[np.isfinite(sharpes)]
