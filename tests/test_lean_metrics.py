@@ -38,6 +38,13 @@ def test_a_lean_study_keeps_what_the_objective_and_constraints_read_to_the_bit()
     assert dict(lean.best_trial.metrics) == {key: full.best_trial.metrics[key] for key in lean.metric_names}
 
 
+def test_a_stats_key_not_kept_is_said_so():
+    _, lean = optimize(maximize="Sharpe Ratio", metrics=[], return_study=True)
+    with pytest.raises(ValueError, match=r"Unknown column 'SQN' for Study.heatmap\. Known: .*'Sharpe Ratio'"
+                                         r".*unless optimize\(metrics=\.\.\.\) named fewer"):
+        lean.heatmap("SQN")
+
+
 def test_keys_asked_for_are_kept_beside_a_callable_objectives():
     _, lean = optimize(maximize=lambda s: s["Return [%]"] / (1 + s["Exposure Time [%]"]), metrics=["SQN"],
                        return_study=True)

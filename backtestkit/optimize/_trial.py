@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtestkit._errors import param_error, unknown_name_error
+from backtestkit._errors import did_you_mean, param_error, unknown_name_error
 from backtestkit._params import param_string
 from backtestkit.optimize._pareto import pareto_front, signed
 
@@ -358,7 +358,11 @@ class Study:
         if not isinstance(name, str):
             raise param_error(f"Study.{owner}", "column", "a stats key or 'value'", name, exc=TypeError)
         if name not in known:
-            raise unknown_name_error("column", name, known, f"Study.{owner}")
+            error = unknown_name_error("column", name, known, f"Study.{owner}")
+            if self.metric_names and not did_you_mean(name, known):  # a stats key the search did not keep?
+                error.args = (f"{error} The study has the stats keys its search kept: every numeric one, "
+                              f"unless optimize(metrics=...) named fewer.",)
+            raise error
         return name
 
     def plot_heatmaps(self, column: str | None = None, **kwargs: Any) -> Any:
