@@ -335,8 +335,7 @@ def _check_no_clash(strategy: type[Strategy], given: Iterable[str]) -> None:
 
 def _is_default(value: Any, default: Any) -> bool:
     """Whether an option's value is its default (None, a flag, a name such as 'grid')."""
-    return value is default or (isinstance(value, (str, bool)) and type(value) is type(default)
-                                and value == default)
+    return value is default or (type(value) is str and type(default) is str and value == default)
 
 
 def _states(study: Study) -> str:

@@ -215,7 +215,7 @@ class Engine:
         some 10 ms a class, on every search."""
         contents = _contents(self.strategy)
         known = _SOURCE_HASHES.get(self.strategy)
-        if known is None or not _same(known[0], contents):
+        if known is None or known[0] != contents:  # element by element: the same object, or equal
             known = _SOURCE_HASHES[self.strategy] = (contents, _source_hash(self.strategy))
         return known[1]
 
@@ -239,11 +239,6 @@ def _contents(strategy: type[Strategy]) -> tuple[tuple[str, Any], ...]:
             elif isinstance(value, (int, float, str, bytes, type(None))):
                 found.append((name, value))
     return tuple(found)
-
-
-def _same(before: tuple[tuple[str, Any], ...], now: tuple[tuple[str, Any], ...]) -> bool:
-    return len(before) == len(now) and all(
-        a[0] == b[0] and (a[1] is b[1] or a[1] == b[1]) for a, b in zip(before, now, strict=True))
 
 
 def _own_classes(strategy: type[Strategy]) -> list[type]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -83,7 +83,7 @@ class SignalRun:
     equity: np.ndarray
     ruined_at: int | None
 
-    def columns(self, index: pd.Index) -> dict[str, np.ndarray]:
+    def columns(self, index: pd.Index) -> MutableMapping[str, np.ndarray]:
         """The closed trades as ``_trades.stats_columns`` gives them (the stats read these)."""
         k, closed = _kernel(), self.closed
         size = closed[:, k.C_SIZE]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from operator import attrgetter
 from typing import Any
 
@@ -26,7 +26,7 @@ def trade_durations(index: pd.Index, entry_bars: np.ndarray, exit_bars: np.ndarr
         return exit_bars - entry_bars
 
 
-def stats_columns(trades: list, index: pd.Index) -> dict[str, np.ndarray]:
+def stats_columns(trades: list, index: pd.Index) -> MutableMapping[str, np.ndarray]:
     """The columns of the closed trades that the stats read, as arrays: EntryBar, ExitBar, PnL,
     Commission, ReturnPct, Duration, plus the sizes and prices the full frame shows."""
     if not trades:  # no list to read: the dtypes the lists below give when empty
@@ -40,7 +40,7 @@ def stats_columns(trades: list, index: pd.Index) -> dict[str, np.ndarray]:
 
 
 def trade_columns(sizes: np.ndarray, entry_bars: np.ndarray, exit_bars: np.ndarray, entry: np.ndarray,
-                  exit_: np.ndarray, fee: np.ndarray, index: pd.Index) -> dict[str, np.ndarray]:
+                  exit_: np.ndarray, fee: np.ndarray, index: pd.Index) -> MutableMapping[str, np.ndarray]:
     """:func:`stats_columns` from the trades' sizes, bars, prices and commissions."""
     if not len(sizes):
         return _no_trades(index)
@@ -111,7 +111,7 @@ def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray]) ->
                     _field(trades, "_tag"), index, indicators)
 
 
-def frame_of(found: dict[str, np.ndarray], sl: list, tp: list, tags: list, index: pd.Index,
+def frame_of(found: Mapping[str, np.ndarray], sl: list, tp: list, tags: list, index: pd.Index,
              indicators: list[np.ndarray]) -> pd.DataFrame:
     """:func:`trades_frame` from :func:`trade_columns`' columns and each trade's SL, TP and tag."""
     entry_bars, exit_bars = found["EntryBar"], found["ExitBar"]
