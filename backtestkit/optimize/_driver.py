@@ -41,7 +41,7 @@ class Driver:
         self.runner.expect(total)
 
     def evaluate(self, keys: Iterable[Key], n: int, *, results: bool = True) -> list[Trial]:
-        numbers: dict[int, int] = {}  # position among the keys -> trial number
+        numbers: dict[int, int] = {}  # position among the keys -> trial number, when results are asked for
 
         def fresh() -> Iterator[tuple[tuple[int, Key], dict[str, Any]]]:
             for position, key in enumerate(keys):
@@ -49,7 +49,8 @@ class Driver:
                 if number is None:
                     yield (position, key), self.study._decode(key)
                 else:
-                    numbers[position] = number
+                    if results:
+                        numbers[position] = number
                     self.runner.advance(1)
 
         for sent, params, outcomes, failure in self.runner.map_batches(fresh(), n, self.batches_per_worker):
@@ -59,7 +60,8 @@ class Driver:
             if self.store is not None and self.study_id is not None:
                 self.store.append(self.study_id, new, keys_done, params[: len(outcomes)], outcomes)
             self.n_run += len(outcomes)
-            numbers.update(zip((position for position, _ in done), new, strict=True))
+            if results:
+                numbers.update(zip((position for position, _ in done), new, strict=True))
             if failure is not None and isinstance(failure.exc, KeyboardInterrupt):
                 raise KeyboardInterrupt
             if failure is not None:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from backtestkit._errors import did_you_mean, param_error, unknown_name_error
 from backtestkit._params import param_string
+from backtestkit.optimize._keys import Key, Keys
 from backtestkit.optimize._pareto import pareto_front, signed
 
 #: A trial's state. ``ok``: it ran and its value is the objective's (a NaN there is the objective's
@@ -25,9 +26,6 @@ from backtestkit.optimize._pareto import pareto_front, signed
 #: backtesting.py; ``infeasible``: it ran but its stats break a result constraint; ``failed``: the
 #: strategy or the objective raised (the error text is kept) and a resumed study runs it again.
 STATES = ("ok", "no_trades", "infeasible", "failed")
-#: The key of a combination: one candidate position per listed parameter, or the value itself for a
-#: scikit-optimize dimension. Keys order the heatmap and break ties between equal values.
-Key = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -88,6 +86,45 @@ def best_position(values: np.ndarray, keys: Sequence[Key], *, maximize: bool = T
     return int(min(top, key=lambda i: keys[i]))
 
 
+#: The size the rows of stats of a study's trials are gathered into: a chunk per batch of a hundred
+#: trials would cost an array's header per batch.
+_CHUNK_BYTES = 1 << 16
+_STATE_CODES = {state: code for code, state in enumerate(STATES)}
+
+
+class _StateColumn:
+    """Each trial's state, kept as a byte (its place in :data:`STATES`), read as its name."""
+
+    def __init__(self) -> None:
+        self._codes = array("b")
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def __getitem__(self, number: int) -> str:
+        return STATES[self._codes[number]]
+
+    def extend(self, states: Sequence[str]) -> None:
+        try:
+            self._codes.extend([_STATE_CODES[state] for state in states])
+        except KeyError as exc:
+            raise ValueError(f"Study: a trial's state must be one of {list(STATES)}. Got {exc.args[0]!r}.") \
+                from None
+
+    def categorical(self) -> pd.Categorical:
+        return pd.Categorical.from_codes(np.array(self._codes, dtype=np.int8), categories=STATES)
+
+
+def _taken(column: list[Any], numbers: np.ndarray) -> Sequence[Any]:
+    """``column``'s values at ``numbers``: a numpy array when they are all Python ints or all floats
+    (no object made per value), else a list (pandas infers the dtype of a heatmap level from it)."""
+    if set(map(type, column)) in ({int}, {float}):
+        typed = np.array(column)
+        if typed.dtype.kind in "if":  # not ints beyond int64
+            return typed[numbers]
+    return [column[n] for n in numbers.tolist()]
+
+
 class Study:
     """Every trial of one parameter search, with the search's description.
 
@@ -120,14 +157,13 @@ class Study:
         self.info: dict[str, Any] = dict(info or {})
         self.storage = storage
         self._decode = decode  # key -> params; None: params are kept as given
-        self._keys: list[Key] = []
+        self._keys = Keys(len(self.param_names))  # each trial's key, and each key's latest trial
         self._params: dict[str, list[Any]] = {name: [] for name in self.param_names}  # a column each
-        self._states: list[str] = []
+        self._states = _StateColumn()
         self._values = array("d")
         self._durations = array("d")
-        self._metrics: list[np.ndarray] = []  # chunks of rows, joined when read
+        self._metrics: list[np.ndarray] = []  # chunks of rows (of _CHUNK_BYTES or so), joined when read
         self._errors: dict[int, str] = {}
-        self._index: dict[Key, int] = {}  # key -> number of its latest trial
         #: scikit-optimize's ``OptimizeResult`` when the search was asked for it, else None (not saved).
         self.optimize_result: Any = None
 
@@ -161,14 +197,16 @@ class Study:
         self._values.extend(values)
         self._durations.extend(durations)
         if self.metric_names and len(keys):
-            self._metrics.append(metrics)
+            if self._metrics and self._metrics[-1].nbytes < _CHUNK_BYTES:  # batches of a few rows: one chunk
+                self._metrics[-1] = np.concatenate((self._metrics[-1], metrics))
+            else:
+                self._metrics.append(metrics)
         self._errors.update({start + i: error for i, error in errors.items()})
-        self._index.update(zip(keys, range(start, start + len(keys)), strict=True))
         return range(start, len(self._keys))
 
     def _finished_number(self, key: Key) -> int | None:
         """The number of this combination's finished (not failed) trial, if the study has one."""
-        number = self._index.get(key)
+        number = self._keys.find(key)
         return None if number is None or self._states[number] == "failed" else number
 
     # --- reading ------------------------------------------------------------------------------------
@@ -223,11 +261,12 @@ class Study:
     @property
     def n_evaluated(self) -> int:
         """How many distinct combinations have a finished (not failed) trial."""
-        return sum(1 for number in self._index.values() if self._states[number] != "failed")
+        states = self._states
+        return sum(1 for number in self._latest().tolist() if states[number] != "failed")
 
-    def _latest(self) -> list[int]:
-        """The latest trial of each combination, in key order (the heatmap's order)."""
-        return [number for _, number in sorted(self._index.items(), key=lambda item: item[0])]
+    def _latest(self) -> np.ndarray:
+        """The latest trial of each combination, in key order (the heatmap's order): int64 numbers."""
+        return self._keys.latest()
 
     @property
     def best_trial(self) -> Trial | None:
@@ -235,15 +274,16 @@ class Study:
         order); the first combination if every value is NaN; None for an empty study. With several
         objectives, the best of the Pareto front in the first objective (ties: the next objectives)."""
         numbers = self._latest()
-        if not numbers:
+        if not len(numbers):
             return None
         if len(self.objectives) > 1:
             front = self._front()
             if front:
                 return self._trial(front[0])
-        position = best_position(np.asarray(self._values)[numbers], [self._keys[n] for n in numbers],
+        # the numbers are in key order, so their positions order as their keys do
+        position = best_position(np.asarray(self._values)[numbers], range(len(numbers)),
                                  maximize=self.maximize)
-        return self._trial(numbers[0 if position is None else position])
+        return self._trial(int(numbers[0 if position is None else position]))
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -282,9 +322,9 @@ class Study:
 
     def _front(self) -> list[int]:
         """Numbers of the Pareto front's trials (latest of each combination, ran and scored), best first."""
-        numbers = [n for n in self._latest() if self._states[n] == "ok"]
+        numbers = [n for n in self._latest().tolist() if self._states[n] == "ok"]  # in key order
         scores = signed(self._objective_values(numbers), [d for _, d in self.objectives])
-        return [numbers[i] for i in pareto_front(scores, [self._keys[n] for n in numbers])]
+        return [numbers[i] for i in pareto_front(scores, range(len(numbers)))]
 
     def pareto_front(self) -> pd.DataFrame:
         """The non-dominated trials, best first, as rows of :meth:`trials_dataframe`.
@@ -317,7 +357,7 @@ class Study:
         for name, column in self._params.items():
             frame[name] = column
         frame["value"] = np.asarray(self._values, dtype=float)
-        frame["state"] = pd.Categorical(self._states, categories=STATES)
+        frame["state"] = self._states.categorical()
         if self.metric_names:
             metrics = pd.DataFrame(self._metric_rows(), columns=self.metric_names)
             frame = pd.concat([frame, metrics], axis=1)
@@ -338,7 +378,7 @@ class Study:
     def _latest_rows(self, frame: pd.DataFrame) -> list[int]:
         """Positions in ``frame`` of each combination's latest trial, in key order (for stable ties)."""
         wanted = {number: i for i, number in enumerate(frame["number"])}
-        return [wanted[number] for number in self._latest() if number in wanted]
+        return [wanted[number] for number in self._latest().tolist() if number in wanted]
 
     def heatmap(self, column: str | None = None) -> pd.Series:
         """The objective (or the stats column ``column``) of every evaluated combination: a Series with
@@ -349,8 +389,8 @@ class Study:
             values = np.asarray(self._values, dtype=float)[numbers]
         else:
             values = self.trials_dataframe()[column].to_numpy(dtype=float)[numbers]
-        index = pd.MultiIndex.from_arrays(
-            [[column[n] for n in numbers] for column in self._params.values()], names=self.param_names)
+        index = pd.MultiIndex.from_arrays([_taken(column, numbers) for column in self._params.values()],
+                                          names=self.param_names)
         return pd.Series(values, index=index, name=name)
 
     def _column(self, name: str, owner: str) -> str:

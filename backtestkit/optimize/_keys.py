@@ -1,0 +1,138 @@
+"""The keys of a study's trials, kept compactly, and the lookup from a key to its latest trial.
+
+A key is a tuple with one element per parameter: a candidate's position (an int) for a listed
+parameter, the value itself for a scikit-optimize dimension. :class:`Keys` keeps them a column per
+element, an int64 array while every element is an int (a list otherwise). It finds a key's latest
+trial through a dict of the latest keys and, when every column is an int array, sorted int64 codes of
+the earlier ones, into which the dict is merged as it grows. A 100k-trial grid study then holds about
+45 bytes a trial for its keys, against some 150 for a tuple and a dict entry each.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from array import array
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+#: The key of a combination: one candidate position per listed parameter, or the value itself for a
+#: scikit-optimize dimension. Keys order the heatmap and break ties between equal values.
+Key = tuple[Any, ...]
+
+#: The dict of latest keys is merged into the codes when it holds this many, or a sixteenth of the
+#: trials if more: each merge sorts every trial's code once, so merges cost O(n log n) in all.
+MERGE_AT = 2048
+_MAX_CODES = 2**62  # codes are int64: a grid of more combinations than this keeps every key in the dict
+
+
+class Keys:
+    """The keys of trials ``0, 1, ...`` in order, and each distinct key's latest trial.
+
+    >>> keys = Keys(2)
+    >>> keys.extend([(0, 1), (1, 0), (0, 1)])
+    >>> keys[2], len(keys), keys.latest().tolist(), keys.find((1, 0)), keys.find((5, 5))
+    ((0, 1), 3, [2, 1], 1, None)
+    """
+
+    def __init__(self, width: int, merge_at: int = MERGE_AT) -> None:
+        self._merge_at = merge_at
+        self._columns: list[array[int] | list[Any]] = [array("q") for _ in range(width)]
+        self._size = 0
+        self._coded = True  # False once a key cannot be coded: then every key is in the dict
+        self._recent: dict[Key, int] = {}  # key -> latest trial, for keys added since the last merge
+        self._codes = np.empty(0, dtype=np.int64)  # sorted codes of the keys merged
+        self._numbers = np.empty(0, dtype=np.int64)  # each code's latest trial
+        self._lows: list[int] = []  # each column's smallest element and the codes' place values
+        self._spans: list[int] = []
+        self._strides: list[int] = []
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, number: int) -> Key:
+        if not 0 <= number < self._size:
+            raise IndexError(number)
+        return tuple(column[number] for column in self._columns)
+
+    def extend(self, keys: Sequence[Key]) -> None:
+        """Add the keys of the next trials."""
+        for j, column in enumerate(self._columns):
+            values = [key[j] for key in keys]
+            if type(column) is array:
+                if all(type(value) is int for value in values):
+                    try:
+                        column.extend(values)
+                        continue
+                    except OverflowError:  # beyond int64: the column becomes a list
+                        del column[self._size:]
+                column = self._columns[j] = column.tolist()
+            column.extend(values)
+        self._recent.update(zip(keys, range(self._size, self._size + len(keys)), strict=True))
+        self._size += len(keys)
+        if len(self._recent) >= max(self._merge_at, self._size // 16):
+            self._merge()
+
+    def find(self, key: Key) -> int | None:
+        """The number of ``key``'s latest trial, or None."""
+        number = self._recent.get(key)
+        if number is not None or not len(self._codes):
+            return number
+        code = self._code(key)
+        if code is None:
+            return None
+        i = int(np.searchsorted(self._codes, code))
+        return int(self._numbers[i]) if i < len(self._codes) and self._codes[i] == code else None
+
+    def latest(self) -> np.ndarray:
+        """The latest trial of each distinct key, in key order (an int64 array)."""
+        self._merge()
+        if self._coded:
+            return self._numbers
+        ordered = sorted(self._recent.items(), key=operator.itemgetter(0))
+        return np.array([number for _, number in ordered], dtype=np.int64)
+
+    def _code(self, key: Key) -> int | None:
+        """``key``'s code, or None when it has an element no stored key has at its place."""
+        code = 0
+        for value, low, span, stride in zip(key, self._lows, self._spans, self._strides, strict=True):
+            try:
+                offset = operator.index(value) - low
+            except TypeError:
+                return None
+            if not 0 <= offset < span:
+                return None
+            code += offset * stride
+        return code
+
+    def _merge(self) -> None:
+        """Code every trial's key and keep each code's latest trial, emptying the dict; when the keys
+        cannot be coded (an element that is not an int, or too many combinations), every key goes to
+        the dict instead, for good."""
+        if not self._recent or not self._coded:
+            return
+        if all(type(column) is array for column in self._columns):
+            columns = [np.array(column, dtype=np.int64) for column in self._columns]
+            lows = [int(column.min()) for column in columns]
+            spans = [int(column.max()) - low + 1 for column, low in zip(columns, lows, strict=True)]
+            if math.prod(spans) < _MAX_CODES:
+                strides = [math.prod(spans[j + 1:]) for j in range(len(spans))]
+                codes = np.zeros(self._size, dtype=np.int64)
+                for column, low, stride in zip(columns, lows, strides, strict=True):
+                    codes += (column - low) * stride
+                del columns
+                order = np.argsort(codes, kind="stable")  # equal codes in trial order: the last is latest
+                codes = codes[order]
+                last = np.ones(len(codes), dtype=bool)
+                last[:-1] = codes[1:] != codes[:-1]
+                self._codes, self._numbers = codes[last], order[last]
+                self._numbers.flags.writeable = False  # latest() hands it out
+                self._lows, self._spans, self._strides = lows, spans, strides
+                self._recent.clear()
+                return
+        earlier = {self[number]: number for number in self._numbers.tolist()}
+        self._recent = {**earlier, **self._recent}
+        self._codes = self._numbers = np.empty(0, dtype=np.int64)
+        self._coded = False
