@@ -2,7 +2,7 @@
 
 A key is a tuple with one element per parameter: a candidate's position (an int) for a listed
 parameter, the value itself for a scikit-optimize dimension. :class:`Keys` keeps them a column per
-element, an int64 array while every element is an int (a list otherwise). It finds a key's latest
+element, of int64 while every element is an int (a list otherwise). It finds a key's latest
 trial through a dict of the latest keys and, when every column is an int array, sorted int64 codes of
 the earlier ones, into which the dict is merged as it grows. A 100k-trial grid study then holds about
 45 bytes a trial for its keys, against some 150 for a tuple and a dict entry each.
@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 import operator
-from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+
+from backtestkit.optimize._columns import IntColumn
 
 #: The key of a combination: one candidate position per listed parameter, or the value itself for a
 #: scikit-optimize dimension. Keys order the heatmap and break ties between equal values.
@@ -39,7 +40,7 @@ class Keys:
 
     def __init__(self, width: int, merge_at: int = MERGE_AT) -> None:
         self._merge_at = merge_at
-        self._columns: list[array[int] | list[Any]] = [array("q") for _ in range(width)]
+        self._columns: list[IntColumn | list[Any]] = [IntColumn() for _ in range(width)]
         self._size = 0
         self._coded = True  # False once a key cannot be coded: then every key is in the dict
         self._recent: dict[Key, int] = {}  # key -> latest trial, for keys added since the last merge
@@ -57,17 +58,23 @@ class Keys:
             raise IndexError(number)
         return tuple(column[number] for column in self._columns)
 
+    def at(self, numbers: np.ndarray) -> Iterator[Key]:
+        """The keys of trials ``numbers`` (an int array), for reading many at once."""
+        columns = [column.to_numpy()[numbers].tolist() if type(column) is IntColumn
+                   else [column[n] for n in numbers.tolist()] for column in self._columns]
+        return zip(*columns, strict=True) if columns else iter([()] * len(numbers))
+
     def extend(self, keys: Sequence[Key]) -> None:
         """Add the keys of the next trials."""
         for j, column in enumerate(self._columns):
             values = [key[j] for key in keys]
-            if type(column) is array:
+            if type(column) is IntColumn:
                 if all(type(value) is int for value in values):
                     try:
                         column.extend(values)
                         continue
                     except OverflowError:  # beyond int64: the column becomes a list
-                        del column[self._size:]
+                        pass
                 column = self._columns[j] = column.tolist()
             column.extend(values)
         self._recent.update(zip(keys, range(self._size, self._size + len(keys)), strict=True))
@@ -87,7 +94,7 @@ class Keys:
         return int(self._numbers[i]) if i < len(self._codes) and self._codes[i] == code else None
 
     def latest(self) -> np.ndarray:
-        """The latest trial of each distinct key, in key order (an int64 array)."""
+        """The latest trial of each distinct key, in key order (an array of ints)."""
         self._merge()
         if self._coded:
             return self._numbers
@@ -113,22 +120,16 @@ class Keys:
         the dict instead, for good."""
         if not self._recent or not self._coded:
             return
-        if all(type(column) is array for column in self._columns):
-            columns = [np.array(column, dtype=np.int64) for column in self._columns]
-            lows = [int(column.min()) for column in columns]
-            spans = [int(column.max()) - low + 1 for column, low in zip(columns, lows, strict=True)]
+        if all(type(column) is IntColumn for column in self._columns):
+            lows, spans = [], []
+            for column in self._columns:
+                values = column.to_numpy()
+                lows.append(int(values.min()))
+                spans.append(int(values.max()) - lows[-1] + 1)
             if math.prod(spans) < _MAX_CODES:
                 strides = [math.prod(spans[j + 1:]) for j in range(len(spans))]
-                codes = np.zeros(self._size, dtype=np.int64)
-                for column, low, stride in zip(columns, lows, strides, strict=True):
-                    codes += (column - low) * stride
-                del columns
-                order = np.argsort(codes, kind="stable")  # equal codes in trial order: the last is latest
-                codes = codes[order]
-                last = np.ones(len(codes), dtype=bool)
-                last[:-1] = codes[1:] != codes[:-1]
-                self._codes, self._numbers = codes[last], order[last]
-                self._numbers.flags.writeable = False  # latest() hands it out
+                self._codes = self._numbers = np.empty(0, dtype=np.int32)  # the old ones go first
+                self._code_all(lows, strides)
                 self._lows, self._spans, self._strides = lows, spans, strides
                 self._recent.clear()
                 return
@@ -136,3 +137,25 @@ class Keys:
         self._recent = {**earlier, **self._recent}
         self._codes = self._numbers = np.empty(0, dtype=np.int64)
         self._coded = False
+
+    def _code_all(self, lows: list[int], strides: list[int]) -> None:
+        """Every trial's code, sorted, and each code's latest trial (one int64 column at a time: at the
+        merge of a big study, the temporary arrays are most of its memory)."""
+        codes = np.zeros(self._size, dtype=np.int64)
+        for column, low, stride in zip(self._columns, lows, strides, strict=True):
+            values = column.to_numpy().astype(np.int64)  # type: ignore[union-attr]
+            values -= low
+            values *= stride
+            codes += values
+            del values
+        order = np.argsort(codes, kind="stable")  # equal codes in trial order: the last is latest
+        codes = codes[order]
+        last = np.ones(len(codes), dtype=bool)
+        last[:-1] = codes[1:] != codes[:-1]
+        self._codes, self._numbers = _narrow(codes[last]), _narrow(order[last])
+        self._numbers.flags.writeable = False  # latest() hands it out
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """Non-negative int64s as int32 when they all fit: half the memory, for the codes of most grids."""
+    return values.astype(np.int32) if not len(values) or values.max() <= np.iinfo(np.int32).max else values

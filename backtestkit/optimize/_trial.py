@@ -1,14 +1,15 @@
 """Trials and the Study that keeps them: every evaluated combination, its state, value and stats.
 
 A :class:`Study` stores its trials column by column (a 100k-trial study is a few arrays, not 100k
-objects); :class:`Trial` objects are made when asked for. Trials are immutable once recorded. The
-best trial is chosen by :func:`best_position`, the one rule every search and report uses.
+objects): the keys (see :mod:`~backtestkit.optimize._keys`), states, values, durations and stats
+rows. A search's study keeps no parameters: they are its keys decoded, when read. :class:`Trial`
+objects are made when asked for. Trials are immutable once recorded. The best trial is chosen by
+:func:`best_position`, the one rule every search and report uses.
 """
 
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ import pandas as pd
 
 from backtestkit._errors import did_you_mean, param_error, unknown_name_error
 from backtestkit._params import param_string
+from backtestkit.optimize._columns import Column
 from backtestkit.optimize._keys import Key, Keys
 from backtestkit.optimize._pareto import pareto_front, signed
 
@@ -89,6 +91,7 @@ def best_position(values: np.ndarray, keys: Sequence[Key], *, maximize: bool = T
 #: The size the rows of stats of a study's trials are gathered into: a chunk per batch of a hundred
 #: trials would cost an array's header per batch.
 _CHUNK_BYTES = 1 << 16
+_BLOCK = 1024  # trials whose parameters are decoded at a time, to read a column of them
 _STATE_CODES = {state: code for code, state in enumerate(STATES)}
 
 
@@ -96,7 +99,7 @@ class _StateColumn:
     """Each trial's state, kept as a byte (its place in :data:`STATES`), read as its name."""
 
     def __init__(self) -> None:
-        self._codes = array("b")
+        self._codes = Column("b")
 
     def __len__(self) -> int:
         return len(self._codes)
@@ -112,17 +115,26 @@ class _StateColumn:
                 from None
 
     def categorical(self) -> pd.Categorical:
-        return pd.Categorical.from_codes(np.array(self._codes, dtype=np.int8), categories=STATES)
+        return pd.Categorical.from_codes(self._codes.to_numpy(), categories=STATES)
 
 
-def _taken(column: list[Any], numbers: np.ndarray) -> Sequence[Any]:
-    """``column``'s values at ``numbers``: a numpy array when they are all Python ints or all floats
-    (no object made per value), else a list (pandas infers the dtype of a heatmap level from it)."""
-    if set(map(type, column)) in ({int}, {float}):
-        typed = np.array(column)
+def _typed(values: list[Any]) -> Sequence[Any]:
+    """``values`` as a numpy array when they are all Python ints or all floats, else the list."""
+    if set(map(type, values)) in ({int}, {float}):
+        typed = np.array(values)
         if typed.dtype.kind in "if":  # not ints beyond int64
-            return typed[numbers]
-    return [column[n] for n in numbers.tolist()]
+            return typed
+    return values
+
+
+def _joined(columns: list[list[Sequence[Any]]], j: int) -> Sequence[Any]:
+    """Column ``j``'s blocks of :func:`_typed` values as one: an array when they are arrays of one dtype,
+    else a list. The blocks are let go of at once (a column of a big study is several MB)."""
+    blocks, columns[j] = columns[j], []
+    if all(isinstance(block, np.ndarray) for block in blocks) and len({b.dtype for b in blocks}) <= 1:
+        return np.concatenate(blocks) if blocks else []
+    return [value for block in blocks
+            for value in (block.tolist() if isinstance(block, np.ndarray) else block)]
 
 
 class Study:
@@ -156,12 +168,13 @@ class Study:
         self.param_names, self.metric_names = list(param_names), list(metric_names)
         self.info: dict[str, Any] = dict(info or {})
         self.storage = storage
-        self._decode = decode  # key -> params; None: params are kept as given
+        self._decode = decode  # key -> params: a search's trials' params are their keys decoded
         self._keys = Keys(len(self.param_names))  # each trial's key, and each key's latest trial
-        self._params: dict[str, list[Any]] = {name: [] for name in self.param_names}  # a column each
+        # without a decode (a study loaded to read), the params as given: a column each
+        self._params: dict[str, list[Any]] = {} if decode else {name: [] for name in self.param_names}
         self._states = _StateColumn()
-        self._values = array("d")
-        self._durations = array("d")
+        self._values = Column("d")
+        self._durations = Column("d")
         self._metrics: list[np.ndarray] = []  # chunks of rows (of _CHUNK_BYTES or so), joined when read
         self._errors: dict[int, str] = {}
         #: scikit-optimize's ``OptimizeResult`` when the search was asked for it, else None (not saved).
@@ -229,7 +242,26 @@ class Study:
 
     def _params_of(self, number: int) -> dict[str, Any]:
         """Trial ``number``'s parameters (a new dict)."""
+        if self._decode:
+            return self._decode(self._keys[number])
         return {name: column[number] for name, column in self._params.items()}
+
+    def _param_columns(self, numbers: Sequence[int] | np.ndarray | None = None) -> list[Sequence[Any]]:
+        """Each parameter's values in trials ``numbers`` (every trial when None): a numpy array when
+        they are all Python ints or all floats (the dtype pandas infers from them, in a fraction of the
+        memory), else a list. Decoded a block of trials at a time, so that the lists stay short."""
+        numbers = np.arange(len(self)) if numbers is None else np.asarray(numbers, dtype=np.intp)
+        blocks: list[list[Sequence[Any]]] = [[] for _ in self.param_names]
+        for start in range(0, len(numbers), _BLOCK):
+            part = numbers[start:start + _BLOCK]
+            if self._decode:
+                decoded = list(map(self._decode, self._keys.at(part)))
+                found = [[params[name] for params in decoded] for name in self.param_names]
+            else:
+                found = [[column[number] for number in part.tolist()] for column in self._params.values()]
+            for block, values in zip(blocks, found, strict=True):
+                block.append(_typed(values))
+        return [_joined(blocks, j) for j in range(len(blocks))]
 
     def _metric_row(self, number: int) -> np.ndarray:
         """Trial ``number``'s stats, read from its chunk: joining the chunks would copy them all, which
@@ -265,7 +297,7 @@ class Study:
         return sum(1 for number in self._latest().tolist() if states[number] != "failed")
 
     def _latest(self) -> np.ndarray:
-        """The latest trial of each combination, in key order (the heatmap's order): int64 numbers."""
+        """The latest trial of each combination, in key order (the heatmap's order): an int array."""
         return self._keys.latest()
 
     @property
@@ -281,7 +313,7 @@ class Study:
             if front:
                 return self._trial(front[0])
         # the numbers are in key order, so their positions order as their keys do
-        position = best_position(np.asarray(self._values)[numbers], range(len(numbers)),
+        position = best_position(self._values.to_numpy()[numbers], range(len(numbers)),
                                  maximize=self.maximize)
         return self._trial(int(numbers[0 if position is None else position]))
 
@@ -311,7 +343,7 @@ class Study:
 
     def _objective_values(self, numbers: Sequence[int]) -> np.ndarray:
         """The objectives of these trials, a column each, in their own units (NaN where unknown)."""
-        columns = [np.asarray(self._values, dtype=float)[list(numbers)]]
+        columns = [self._values.to_numpy()[list(numbers)]]
         rows = self._metric_rows() if self.metric_names else None
         for name, _ in self.objectives[1:]:
             if rows is not None and name in self.metric_names:
@@ -354,14 +386,14 @@ class Study:
         """One row per trial: ``number``, the parameters, ``value``, ``state``, every stats key,
         ``duration`` (seconds) and ``error``."""
         frame = pd.DataFrame({"number": np.arange(len(self))})
-        for name, column in self._params.items():
+        for name, column in zip(self.param_names, self._param_columns(), strict=True):
             frame[name] = column
-        frame["value"] = np.asarray(self._values, dtype=float)
+        frame["value"] = self._values.to_numpy()
         frame["state"] = self._states.categorical()
         if self.metric_names:
             metrics = pd.DataFrame(self._metric_rows(), columns=self.metric_names)
             frame = pd.concat([frame, metrics], axis=1)
-        frame["duration"] = np.asarray(self._durations, dtype=float)
+        frame["duration"] = self._durations.to_numpy()
         frame["error"] = [self._errors.get(n) for n in range(len(self))]
         return frame
 
@@ -386,10 +418,10 @@ class Study:
         name = self.objective if column is None else self._column(column, "heatmap")
         numbers = self._latest()
         if column is None or column == "value":
-            values = np.asarray(self._values, dtype=float)[numbers]
+            values = self._values.to_numpy()[numbers]
         else:
             values = self.trials_dataframe()[column].to_numpy(dtype=float)[numbers]
-        index = pd.MultiIndex.from_arrays([_taken(column, numbers) for column in self._params.values()],
+        index = pd.MultiIndex.from_arrays(self._param_columns(numbers),
                                           names=self.param_names)
         return pd.Series(values, index=index, name=name)
 
