@@ -299,10 +299,13 @@ def _drawdowns(
 
 def _trade_stats(trades: Trades, resolution: int | None, missing: Any) -> dict[str, Any]:
     """# Trades .. Kelly Criterion, from the closed trades' P&L, returns and durations."""
+    count = len(trades["EntryBar"])
+    if not count:  # what each figure below gives without trades, without their dozen numpy calls
+        return {"# Trades": 0, **dict.fromkeys(STATS_KEYS[22:26], NAN), "Max. Trade Duration": missing,
+                "Avg. Trade Duration": missing, **dict.fromkeys(STATS_KEYS[28:32], NAN)}
     pnl = np.asarray(trades["PnL"], dtype=np.float64)
     returns = np.asarray(trades["ReturnPct"], dtype=np.float64)
     longest, average = _longest_and_mean(np.asarray(trades["Duration"]), resolution, missing)
-    count = len(pnl)
     return {
         "# Trades": count,
         "Win Rate [%]": win_rate(pnl) * 100,

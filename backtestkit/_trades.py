@@ -98,11 +98,18 @@ class _Columns(MutableMapping):
 
 
 def _no_trades(index: pd.Index) -> dict[str, np.ndarray]:
-    """:func:`stats_columns` of no trades."""
-    bars = np.empty(0, dtype=int)
-    return {"Size": np.empty(0), "EntryBar": bars, "ExitBar": bars.copy(), "EntryPrice": np.empty(0),
-            "ExitPrice": np.empty(0), "PnL": np.empty(0), "Commission": np.empty(0),
-            "ReturnPct": np.empty(0), "Duration": trade_durations(index, bars, bars)}
+    """:func:`stats_columns` of no trades: empty arrays (which nothing can change in place), the
+    durations' of the last index asked for kept, as every run of a search asks for the same one."""
+    last = _NO_DURATIONS[0]
+    if last is None or last[0] is not index:
+        last = _NO_DURATIONS[0] = index, trade_durations(index, _NO_BARS, _NO_BARS)
+    return {"Size": _NO_FLOATS, "EntryBar": _NO_BARS, "ExitBar": _NO_BARS, "EntryPrice": _NO_FLOATS,
+            "ExitPrice": _NO_FLOATS, "PnL": _NO_FLOATS, "Commission": _NO_FLOATS, "ReturnPct": _NO_FLOATS,
+            "Duration": last[1]}
+
+
+_NO_FLOATS, _NO_BARS = np.empty(0), np.empty(0, dtype=int)
+_NO_DURATIONS: list[Any] = [None]  # (an index, the durations of no trades on it): one item, for threads
 
 
 def trades_frame(trades: list, index: pd.Index, indicators: list[np.ndarray]) -> pd.DataFrame:

@@ -564,3 +564,22 @@ def test_a_market_whose_log_returns_overflow_gives_a_nan_beta_without_a_warning(
                         index=pd.date_range("2024-01-01", periods=5))
     stats = Backtest(bars, Idle).run()  # the engine's clock, made outside the stats: warnings are errors here
     assert math.isnan(stats["Beta"])
+
+
+def test_no_trades_give_what_each_trade_figure_gives_without_data() -> None:
+    """Without trades the stats skip the trade metrics; each one, on no data, gives the same."""
+    from backtestkit import _metrics
+
+    empty = np.empty(0)
+    stats = compute_stats(trades_frame([]), np.full(4, 100.0), bars([100.0, 101.0, 102.0, 104.0]), None)
+    expected = {"Win Rate [%]": _metrics.win_rate(empty) * 100,
+                "Avg. Trade [%]": _metrics.geometric_mean_return(empty) * 100,
+                "Profit Factor": _metrics.profit_factor(empty), "SQN": _metrics.sqn(empty),
+                "Kelly Criterion": _metrics.kelly_criterion(empty)}
+    assert all(math.isnan(value) for value in expected.values())
+    for key, value in expected.items():
+        assert type(stats[key]) is type(value) and math.isnan(stats[key])
+    assert all(math.isnan(stats[key]) for key in ["Best Trade [%]", "Worst Trade [%]", "Expectancy [%]"])
+    assert stats["Max. Trade Duration"] is pd.NaT and stats["Avg. Trade Duration"] is pd.NaT
+    assert list(stats.index) == list(compute_stats(trades_frame([(0, 3, 1.0, 0.01, 0.0)]), np.full(4, 100.0),
+                                                   bars([100.0, 101.0, 102.0, 104.0]), None).index)
