@@ -58,11 +58,14 @@ class Keys:
             raise IndexError(number)
         return tuple(column[number] for column in self._columns)
 
-    def at(self, numbers: np.ndarray) -> Iterator[Key]:
-        """The keys of trials ``numbers`` (an int array), for reading many at once."""
-        columns = [column.to_numpy()[numbers].tolist() if type(column) is IntColumn
-                   else [column[n] for n in numbers.tolist()] for column in self._columns]
-        return zip(*columns, strict=True) if columns else iter([()] * len(numbers))
+    def columns_at(self, numbers: np.ndarray, block: int = 1024) -> Iterator[list[list[Any]]]:
+        """The keys of trials ``numbers`` (an int array), ``block`` of them at a time: a list per key
+        element (for reading many keys)."""
+        columns = [column.to_numpy() if type(column) is IntColumn else column for column in self._columns]
+        for start in range(0, len(numbers), block):
+            part = numbers[start:start + block]
+            yield [column[part].tolist() if type(column) is np.ndarray else [column[n] for n in part.tolist()]
+                   for column in columns]
 
     def extend(self, keys: Sequence[Key]) -> None:
         """Add the keys of the next trials."""
@@ -90,7 +93,8 @@ class Keys:
         code = self._code(key)
         if code is None:
             return None
-        i = int(np.searchsorted(self._codes, code))
+        # the code as the codes' own type: a Python int would make numpy convert every code, each call
+        i = int(np.searchsorted(self._codes, self._codes.dtype.type(code)))
         return int(self._numbers[i]) if i < len(self._codes) and self._codes[i] == code else None
 
     def latest(self) -> np.ndarray:

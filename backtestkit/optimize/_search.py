@@ -133,7 +133,8 @@ def run_search(
               "metrics": list(metric_names), "version": __version__, "stop": stop.describe(),
               "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     study = Study(param_names=space.names, objective=objective_name, maximize=maximize,
-                  metric_names=metric_names, decode=space.decode, info=record)
+                  metric_names=metric_names, decode=space.decode, decode_columns=space.decode_columns,
+                  info=record)
     store, study_id = None, None
     if storage is not None:
         store, study_id = open_study(storage, study_name or objective_name, study, owner,

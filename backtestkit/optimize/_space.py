@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +84,15 @@ class ParamSpace:
             name: value if cands is None else cands[value]
             for name, cands, value in zip(self.names, self.candidates, key, strict=True)
         }
+
+    def decode_columns(self, columns: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        """:meth:`decode` of many keys given a column per key element: a column of values per parameter.
+
+        >>> ParamSpace(("n",), ([10, 20],), (None,)).decode_columns([[1, 0, 1]])
+        [[20, 10, 20]]
+        """
+        return [list(column) if cands is None else [cands[position] for position in column]
+                for cands, column in zip(self.candidates, columns, strict=True)]
 
     def describe(self) -> dict[str, Any]:
         """The space as a study records it: each parameter's candidates, or its dimension's repr."""

@@ -120,9 +120,10 @@ class _StateColumn:
 
 def _typed(values: list[Any]) -> Sequence[Any]:
     """``values`` as a numpy array when they are all Python ints or all floats, else the list."""
-    if set(map(type, values)) in ({int}, {float}):
+    kinds = set(map(type, values))
+    if kinds in ({int}, {float}):
         typed = np.array(values)
-        if typed.dtype.kind in "if":  # not ints beyond int64
+        if typed.dtype == (np.int64 if kinds == {int} else np.float64):  # not ints beyond int64
             return typed
     return values
 
@@ -163,12 +164,13 @@ class Study:
 
     def __init__(self, *, param_names: Sequence[str], objective: str = "objective", maximize: bool = True,
                  metric_names: Sequence[str] = (), name: str = "", info: Mapping[str, Any] | None = None,
-                 decode: Any = None, storage: str | None = None) -> None:
+                 decode: Any = None, decode_columns: Any = None, storage: str | None = None) -> None:
         self.name, self.objective, self.maximize = name, objective, maximize
         self.param_names, self.metric_names = list(param_names), list(metric_names)
         self.info: dict[str, Any] = dict(info or {})
         self.storage = storage
         self._decode = decode  # key -> params: a search's trials' params are their keys decoded
+        self._decode_columns = decode_columns  # the same a column of key elements at a time, if given
         self._keys = Keys(len(self.param_names))  # each trial's key, and each key's latest trial
         # without a decode (a study loaded to read), the params as given: a column each
         self._params: dict[str, list[Any]] = {} if decode else {name: [] for name in self.param_names}
@@ -252,10 +254,13 @@ class Study:
         memory), else a list. Decoded a block of trials at a time, so that the lists stay short."""
         numbers = np.arange(len(self)) if numbers is None else np.asarray(numbers, dtype=np.intp)
         blocks: list[list[Sequence[Any]]] = [[] for _ in self.param_names]
+        keys = self._keys.columns_at(numbers, _BLOCK)
         for start in range(0, len(numbers), _BLOCK):
             part = numbers[start:start + _BLOCK]
-            if self._decode:
-                decoded = list(map(self._decode, self._keys.at(part)))
+            if self._decode_columns:
+                found = self._decode_columns(next(keys))
+            elif self._decode:
+                decoded = [self._decode(key) for key in zip(*next(keys), strict=True)]
                 found = [[params[name] for params in decoded] for name in self.param_names]
             else:
                 found = [[column[number] for number in part.tolist()] for column in self._params.values()]

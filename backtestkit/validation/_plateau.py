@@ -186,7 +186,7 @@ def _radii(radius: Any, names: list[str], owner: str) -> dict[str, int]:
 
 def _grid(study: Study) -> tuple[list[list[Any]], np.ndarray, pd.MultiIndex]:
     """Each parameter's sorted values, the dense grid of values (NaN where none) and the study's index."""
-    numbers_ = study._latest()
+    numbers_ = study._latest().tolist()
     names = study.param_names
     params = [study._params_of(n) for n in numbers_]
     levels = [_sorted(pd.unique(pd.Series([p[name] for p in params], dtype=object))) for name in names]

@@ -119,7 +119,7 @@ def _frame(matrix: np.ndarray, index: pd.Index, numbers_: list[int]) -> pd.DataF
 
 def _sample(study: Study, max_trials: int, random_state: Any, owner: str) -> list[int]:
     """The trials to run: each combination's latest finished trial, a seeded sample when too many."""
-    numbers_ = [n for n in study._latest() if study._states[n] != "failed"]
+    numbers_ = [n for n in study._latest().tolist() if study._states[n] != "failed"]
     if len(numbers_) < 2:
         raise ValueError(f"{owner} needs a study with at least 2 finished trials; this one has "
                          f"{len(numbers_)}.")

@@ -111,7 +111,8 @@ def test_a_big_study_holds_a_few_dozen_bytes_a_trial():
 
 
 @pytest.mark.parametrize("candidates", [[3, 1, 2], [1.5, 2, 3], ["a", "b"], [True, False], [None, 5],
-                                        [1, "a"], [(1, 2), (3, 4)], [2**70, 1], [np.int64(3), 4]])
+                                        [1, "a"], [(1, 2), (3, 4)], [2**70, 1], [2**63 + 1, 1],
+                                        [np.int64(3), 4]])
 def test_a_study_reads_its_parameters_with_the_dtypes_pandas_infers_from_their_values(candidates):
     """The study decodes its keys a block at a time into typed columns; the heatmap's levels and the
     trials' columns are what pandas makes of the plain lists of values."""

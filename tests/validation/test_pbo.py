@@ -128,6 +128,7 @@ def test_trial_returns_are_each_runs_bar_returns():
     bt, study = _study()
     returns = trial_returns(bt, study, n_jobs=1, show_progress=False)
     assert returns.shape == (300, 4) and list(returns.columns) == [0, 1, 2, 3]
+    assert returns.columns.dtype == np.int64  # trial numbers, whatever type the study keeps them in
     for number in returns.columns:
         equity = bt.run(**study.trials[number].params)["_equity_curve"]["Equity"]
         np.testing.assert_allclose(returns[number].to_numpy()[1:], equity.pct_change().to_numpy()[1:])
