@@ -301,8 +301,8 @@ def _trade_stats(trades: Trades, resolution: int | None, missing: Any) -> dict[s
     """# Trades .. Kelly Criterion, from the closed trades' P&L, returns and durations."""
     count = len(trades["EntryBar"])
     if not count:  # what each figure below gives without trades, without their dozen numpy calls
-        return {"# Trades": 0, **dict.fromkeys(STATS_KEYS[22:26], NAN), "Max. Trade Duration": missing,
-                "Avg. Trade Duration": missing, **dict.fromkeys(STATS_KEYS[28:32], NAN)}
+        return {"# Trades": 0, **dict.fromkeys(_PARTS["trades"], NAN), "Max. Trade Duration": missing,
+                "Avg. Trade Duration": missing}
     pnl = np.asarray(trades["PnL"], dtype=np.float64)
     returns = np.asarray(trades["ReturnPct"], dtype=np.float64)
     longest, average = _longest_and_mean(np.asarray(trades["Duration"]), resolution, missing)

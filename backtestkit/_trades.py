@@ -98,8 +98,8 @@ class _Columns(MutableMapping):
 
 
 def _no_trades(index: pd.Index) -> dict[str, np.ndarray]:
-    """:func:`stats_columns` of no trades: empty arrays (which nothing can change in place), the
-    durations' of the last index asked for kept, as every run of a search asks for the same one."""
+    """:func:`stats_columns` of no trades: shared empty arrays (nothing can change one in place), and
+    the durations of the last index asked for kept, as every run of a search asks for the same one."""
     last = _NO_DURATIONS[0]
     if last is None or last[0] is not index:
         last = _NO_DURATIONS[0] = index, trade_durations(index, _NO_BARS, _NO_BARS)

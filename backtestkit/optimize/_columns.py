@@ -19,7 +19,7 @@ _LIMITS = {code: (int(np.iinfo(_DTYPES[code]).min), int(np.iinfo(_DTYPES[code]).
 
 
 class Column:
-    """A growable column of ``array`` typecode ``'d'``, ``'q'`` or ``'b'``, read as Python numbers.
+    """A growable column of one ``array`` typecode (``'d'`` or an int one), read as Python numbers.
 
     >>> column = Column("q")
     >>> column.extend(range(3))

@@ -2,10 +2,11 @@
 
 A key is a tuple with one element per parameter: a candidate's position (an int) for a listed
 parameter, the value itself for a scikit-optimize dimension. :class:`Keys` keeps them a column per
-element, of int64 while every element is an int (a list otherwise). It finds a key's latest
-trial through a dict of the latest keys and, when every column is an int array, sorted int64 codes of
-the earlier ones, into which the dict is merged as it grows. A 100k-trial grid study then holds about
-45 bytes a trial for its keys, against some 150 for a tuple and a dict entry each.
+element, in the narrowest int type that holds every element so far (a list once one is not an int).
+It finds a key's latest trial through a dict of the latest keys and, when every column is of ints,
+sorted int32 (or int64) codes of the earlier ones, into which the dict is merged as it grows. A
+100k-trial grid study then holds about 10 bytes a trial for its keys (a byte per element, a code and
+a trial number), against some 150 for a tuple and a dict entry each.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ class Keys:
             values -= low
             values *= stride
             codes += values
-            del values
+            del values  # before the next column's, and the sort's, arrays are made
         order = np.argsort(codes, kind="stable")  # equal codes in trial order: the last is latest
         codes = codes[order]
         last = np.ones(len(codes), dtype=bool)

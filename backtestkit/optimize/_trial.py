@@ -256,14 +256,14 @@ class Study:
         blocks: list[list[Sequence[Any]]] = [[] for _ in self.param_names]
         keys = self._keys.columns_at(numbers, _BLOCK)
         for start in range(0, len(numbers), _BLOCK):
-            part = numbers[start:start + _BLOCK]
             if self._decode_columns:
                 found = self._decode_columns(next(keys))
             elif self._decode:
                 decoded = [self._decode(key) for key in zip(*next(keys), strict=True)]
                 found = [[params[name] for params in decoded] for name in self.param_names]
             else:
-                found = [[column[number] for number in part.tolist()] for column in self._params.values()]
+                part = numbers[start:start + _BLOCK].tolist()
+                found = [[column[number] for number in part] for column in self._params.values()]
             for block, values in zip(blocks, found, strict=True):
                 block.append(_typed(values))
         return [_joined(blocks, j) for j in range(len(blocks))]
@@ -426,8 +426,7 @@ class Study:
             values = self._values.to_numpy()[numbers]
         else:
             values = self.trials_dataframe()[column].to_numpy(dtype=float)[numbers]
-        index = pd.MultiIndex.from_arrays(self._param_columns(numbers),
-                                          names=self.param_names)
+        index = pd.MultiIndex.from_arrays(self._param_columns(numbers), names=self.param_names)
         return pd.Series(values, index=index, name=name)
 
     def _column(self, name: str, owner: str) -> str:
